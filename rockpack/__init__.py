@@ -1,0 +1,3 @@
+"""rockpack: a declarative part packager that writes OCI images (rocks)."""
+
+__version__ = "0.1.0"

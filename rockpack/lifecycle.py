@@ -1,0 +1,214 @@
+"""Run a project's parts through craft-parts: pull, overlay, build, stage, prime.
+
+This is the only module that drives craft-parts' LifecycleManager. Steps re-run
+incrementally from craft-parts' own state in the work directory.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from craft_cli import emit
+from craft_parts import Action, ActionType, LifecycleManager, PartsError, Step
+
+from rockpack.errors import LifecycleError
+from rockpack.parts import enable_features
+from rockpack.project import Project
+
+STEPS: dict[str, Step] = {
+    "pull": Step.PULL,
+    "overlay": Step.OVERLAY,
+    "build": Step.BUILD,
+    "stage": Step.STAGE,
+    "prime": Step.PRIME,
+}
+
+_VERBS = {
+    Step.PULL: "Pulling",
+    Step.OVERLAY: "Overlaying",
+    Step.BUILD: "Building",
+    Step.STAGE: "Staging",
+    Step.PRIME: "Priming",
+}
+
+# Paths in the project directory that are rockpack's own and never part sources.
+IGNORED_LOCAL_SOURCES = [".rockpack", "*.rock", ".git"]
+
+
+@dataclass(frozen=True)
+class ShellOptions:
+    """When to open an interactive shell in the build environment."""
+
+    shell: bool = False  # instead of the last step
+    shell_after: bool = False  # after the last step
+    debug: bool = False  # when a step fails
+
+
+@dataclass(frozen=True)
+class LifecycleResult:
+    """What the lifecycle produced for packing."""
+
+    prime_dir: Path
+    parts_dir: Path
+    project_vars: dict[str, str]
+    stage_package_dirs: dict[str, Path]
+
+
+class Lifecycle:
+    """craft-parts for one project, one build-for architecture, one work directory."""
+
+    def __init__(
+        self,
+        project: Project,
+        *,
+        project_dir: Path,
+        work_dir: Path,
+        cache_dir: Path,
+        build_for: str,
+    ) -> None:
+        enable_features()
+        self._project = project
+        self._work_dir = work_dir
+        self._project_dir = project_dir
+        project_vars = {
+            key: value
+            for key in ("version", "summary", "description", "title")
+            if (value := getattr(project, key)) is not None
+        }
+        try:
+            self._lcm = LifecycleManager(
+                {"parts": _parts_with_plugins(project.parts)},
+                application_name="rockpack",
+                cache_dir=cache_dir,
+                work_dir=work_dir,
+                arch=build_for,
+                base=project.effective_build_base,
+                project_name=project.name,
+                project_vars_part_name=project.adopt_info,
+                project_vars=project_vars,
+                ignore_local_sources=IGNORED_LOCAL_SOURCES,
+                parallel_build_count=os.cpu_count() or 1,
+            )
+        except PartsError as err:
+            raise _lifecycle_error(err) from err
+
+    @property
+    def prime_dir(self) -> Path:
+        return self._lcm.project_info.prime_dir
+
+    def run(self, step_name: str, shell: ShellOptions | None = None) -> LifecycleResult:
+        """Run every part up to ``step_name``; return where prime is."""
+        shell = shell or ShellOptions()
+        target = STEPS[step_name]
+        # craft-parts resolves local sources ("source: .") against the working directory.
+        with _in_directory(self._project_dir):
+            try:
+                actions = self._lcm.plan(target)
+            except PartsError as err:
+                raise _lifecycle_error(err) from err
+            before, final = _split_last_step(actions, target) if shell.shell else (actions, [])
+            try:
+                self._execute(before)
+            except LifecycleError:
+                if shell.debug:
+                    self._open_shell()
+                raise
+            if final:
+                emit.debug(f"Not running {len(final)} action(s) of {step_name}: --shell")
+            if shell.shell or shell.shell_after:
+                self._open_shell()
+        return LifecycleResult(
+            prime_dir=self.prime_dir,
+            parts_dir=self._work_dir / "parts",
+            project_vars=_project_vars(self._lcm),
+            stage_package_dirs={
+                name: self._work_dir / "parts" / name / "stage_packages"
+                for name, spec in self._project.parts.items()
+                if spec.get("stage-packages")
+            },
+        )
+
+    def clean(self, part_names: list[str] | None = None) -> None:
+        """Remove what the steps made, for some parts or all of them."""
+        with _in_directory(self._project_dir):
+            self._lcm.clean(Step.PULL, part_names=part_names)
+
+    def _execute(self, actions: list[Action]) -> None:
+        try:
+            with self._lcm.action_executor() as executor:
+                for action in actions:
+                    _report(action)
+                    with emit.open_stream() as stream:
+                        executor.execute([action], stdout=stream, stderr=stream)
+        except PartsError as err:
+            raise _lifecycle_error(err) from err
+        except subprocess.CalledProcessError as err:
+            raise LifecycleError(
+                f"A command failed while running the parts: {err.cmd!r} exited {err.returncode}.",
+                resolution="Check the build output above; run with --debug for a shell.",
+            ) from err
+
+    def _open_shell(self) -> None:
+        emit.message("Opening a shell in the build environment; exit it to continue.")
+        with emit.pause():
+            subprocess.run(["bash", "-l"], cwd=self._work_dir, check=False)
+
+
+def _parts_with_plugins(parts: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Parts as craft-parts takes them (a part with no plugin uses its name)."""
+    return {name: dict(spec) for name, spec in parts.items()}
+
+
+def _project_vars(lcm: LifecycleManager) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for name in ("version", "summary", "description", "title"):
+        try:
+            value = lcm.project_info.get_project_var(name, raw_read=True)
+        except (ValueError, KeyError, PartsError):
+            continue
+        if value:
+            result[name] = str(value)
+    return result
+
+
+def _split_last_step(actions: list[Action], target: Step) -> tuple[list[Action], list[Action]]:
+    before = [a for a in actions if a.step != target]
+    return before, [a for a in actions if a.step == target]
+
+
+def _report(action: Action) -> None:
+    verb = _VERBS.get(action.step, str(action.step))
+    if action.action_type == ActionType.SKIP:
+        emit.debug(f"Skipping {action.step.name.lower()} for {action.part_name} (already ran)")
+        return
+    suffix = f" ({action.reason})" if action.reason else ""
+    emit.progress(f"{verb} {action.part_name}{suffix}")
+
+
+def _lifecycle_error(err: PartsError) -> LifecycleError:
+    return LifecycleError(err.brief, details=err.details, resolution=err.resolution)
+
+
+@contextmanager
+def _in_directory(path: Path) -> Iterator[None]:
+    previous = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
+def remove_work_dir(work_dir: Path, on_remove: Callable[[Path], None] | None = None) -> None:
+    """Delete the whole lifecycle work directory (parts, stage, prime, overlay)."""
+    if work_dir.exists():
+        if on_remove:
+            on_remove(work_dir)
+        shutil.rmtree(work_dir)

@@ -1,0 +1,79 @@
+"""Write an oci-archive (a tar of an OCI image layout) atomically and reproducibly.
+
+The archive is written to a temporary name in the destination directory and renamed
+into place only when complete, so an interrupted or failed write leaves no partial
+file and an earlier archive under the same name intact.
+"""
+
+from __future__ import annotations
+
+import os
+import tarfile
+import tempfile
+from io import BytesIO
+from pathlib import Path
+
+from rockpack.errors import PackError
+from rockpack.oci.blobs import BlobStore, Descriptor
+from rockpack.oci.image import OCI_LAYOUT
+
+
+def write_oci_archive(
+    destination: Path, store: BlobStore, index: bytes, blobs: list[Descriptor], *, mtime: int
+) -> None:
+    """Write ``index`` and ``blobs`` (from ``store``) as an oci-archive at ``destination``."""
+    directory = destination.parent
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".tmp", dir=directory)
+    except OSError as err:
+        raise PackError(
+            f"Cannot write to {directory}: {err.strerror}.",
+            resolution="Choose a writable directory with --output, or fix its permissions.",
+        ) from err
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            with tarfile.TarFile(fileobj=handle, mode="w", format=tarfile.PAX_FORMAT) as archive:
+                _add_dir(archive, "blobs", mtime)
+                _add_dir(archive, "blobs/sha256", mtime)
+                seen: set[str] = set()
+                for blob in sorted(blobs, key=lambda b: b.digest):
+                    if blob.digest in seen:
+                        continue
+                    seen.add(blob.digest)
+                    hexdigest = blob.digest.partition(":")[2]
+                    path = store.path(blob.digest)
+                    info = _file_info(f"blobs/sha256/{hexdigest}", path.stat().st_size, mtime)
+                    with path.open("rb") as content:
+                        archive.addfile(info, content)
+                _add_bytes(archive, "index.json", index, mtime)
+                _add_bytes(archive, "oci-layout", OCI_LAYOUT, mtime)
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.chmod(0o644)
+        os.replace(tmp, destination)
+    except OSError as err:
+        raise PackError(
+            f"Cannot write {destination}: {err.strerror}.",
+            resolution="Check free space and permissions of the output directory.",
+        ) from err
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _file_info(name: str, size: int, mtime: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.mtime = size, 0o644, mtime
+    info.uname = info.gname = ""
+    return info
+
+
+def _add_dir(archive: tarfile.TarFile, name: str, mtime: int) -> None:
+    info = tarfile.TarInfo(name + "/")
+    info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, mtime
+    info.uname = info.gname = ""
+    archive.addfile(info)
+
+
+def _add_bytes(archive: tarfile.TarFile, name: str, data: bytes, mtime: int) -> None:
+    archive.addfile(_file_info(name, len(data), mtime), BytesIO(data))

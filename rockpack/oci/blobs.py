@@ -1,0 +1,114 @@
+"""A content-addressed blob store laid out as an OCI image layout's ``blobs/`` dir.
+
+Writes go to a temporary file beside the final one and are renamed to their digest,
+so a blob either exists whole under its digest or not at all. Reads are verified.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from rockpack.errors import LayerError
+
+ALGORITHM = "sha256"
+
+
+@dataclass(frozen=True)
+class Descriptor:
+    """An OCI content descriptor."""
+
+    media_type: str
+    digest: str
+    size: int
+    annotations: tuple[tuple[str, str], ...] = ()
+    platform: tuple[tuple[str, str], ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "mediaType": self.media_type,
+            "digest": self.digest,
+            "size": self.size,
+        }
+        if self.platform:
+            out["platform"] = dict(self.platform)
+        if self.annotations:
+            out["annotations"] = dict(self.annotations)
+        return out
+
+
+class BlobWriter:
+    """A blob being written: hashes what it is given; committed under its digest."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self._handle = handle
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self._handle.write(data)
+        self._hash.update(data)
+        self.size += len(data)
+
+    @property
+    def digest(self) -> str:
+        return f"{ALGORITHM}:{self._hash.hexdigest()}"
+
+
+class BlobStore:
+    """Blobs under ``root/blobs/sha256/<hex>``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._dir = root / "blobs" / ALGORITHM
+
+    def path(self, digest: str) -> Path:
+        algorithm, _, hexdigest = digest.partition(":")
+        if algorithm != ALGORITHM or len(hexdigest) != 64 or not _is_hex(hexdigest):
+            raise LayerError(f"Unsupported or malformed digest {digest!r}.")
+        return self._dir / hexdigest
+
+    def has(self, digest: str) -> bool:
+        return self.path(digest).is_file()
+
+    @contextmanager
+    def ingest(self) -> Iterator[BlobWriter]:
+        """Write a new blob; it lands under its digest only if the block completes."""
+        self._dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=".ingest-", dir=self._dir)
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                writer = BlobWriter(handle)
+                yield writer
+                handle.flush()
+            tmp.chmod(0o644)
+            os.replace(tmp, self.path(writer.digest))
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def put_bytes(self, data: bytes, media_type: str) -> Descriptor:
+        with self.ingest() as writer:
+            writer.write(data)
+        return Descriptor(media_type=media_type, digest=writer.digest, size=writer.size)
+
+    def read_bytes(self, digest: str) -> bytes:
+        """The blob's content, checked against its digest."""
+        data = self.path(digest).read_bytes()
+        actual = f"{ALGORITHM}:{hashlib.sha256(data).hexdigest()}"
+        if actual != digest:
+            raise LayerError(
+                f"Blob {digest} is corrupt (its content hashes to {actual}).",
+                resolution=f"Delete {self.path(digest)} and pack again.",
+            )
+        return data
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdef" for c in text)

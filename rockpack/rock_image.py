@@ -1,0 +1,133 @@
+"""What a project's image says about itself: entrypoint, environment, labels, metadata.
+
+Pure functions of the project and the declared inputs (the epoch is passed in; the
+clock is never read here).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import yaml
+
+from rockpack import __version__, pebble
+from rockpack.architectures import DEB_TO_OCI
+from rockpack.errors import PackError
+from rockpack.oci.entries import Entry, Kind
+from rockpack.oci.image import HistoryItem, ImageSpec, RuntimeConfig
+from rockpack.project import Project
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+RUN_USER_IDS = {"_daemon_": 584792}
+METADATA_DIR = ".rock"
+METADATA_FILE = ".rock/metadata.yaml"
+
+
+@dataclass(frozen=True)
+class RockInfo:
+    """The resolved facts of one rock being packed."""
+
+    project: Project
+    version: str
+    platform: str
+    build_for: str
+    created: str  # RFC 3339, UTC
+
+
+def rfc3339(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def needs_pebble(project: Project) -> bool:
+    """Every rock runs Pebble, except one with an entrypoint-command and no services."""
+    has_services = bool(project.services) or bool(project.checks)
+    return has_services or not project.entrypoint_command
+
+
+def runtime_config(project: Project) -> RuntimeConfig:
+    """Entrypoint, Cmd, Env and User for a rock that does not run Pebble."""
+    if not project.entrypoint_command:
+        raise PackError("Only projects with 'entrypoint-command' can be packed without Pebble.")
+    entrypoint, cmd = pebble.split_command(project.entrypoint_command, attached_brackets=True)
+    env = dict(project.environment or {})
+    env.setdefault("PATH", DEFAULT_PATH)
+    user = ""
+    if project.run_user:
+        uid = RUN_USER_IDS[project.run_user]
+        user = f"{uid}:{uid}"
+    return RuntimeConfig(
+        entrypoint=entrypoint, cmd=cmd, env=env, user=user, labels=oci_annotations_for(project)
+    )
+
+
+def oci_annotations_for(project: Project) -> dict[str, str]:
+    """The org.opencontainers.image.* keys that describe the project itself."""
+    out = {"org.opencontainers.image.title": project.effective_title}
+    if project.version:
+        out["org.opencontainers.image.version"] = project.version
+    if project.summary:
+        out["org.opencontainers.image.description"] = project.summary
+    if project.license:
+        out["org.opencontainers.image.licenses"] = project.license
+    return out
+
+
+def image_spec(info: RockInfo, layer_comments: list[str]) -> ImageSpec:
+    """The image config and manifest facts for ``info``."""
+    runtime = runtime_config(info.project)
+    labels = {**runtime.labels, "org.opencontainers.image.version": info.version}
+    labels["org.opencontainers.image.created"] = info.created
+    runtime = RuntimeConfig(
+        entrypoint=runtime.entrypoint,
+        cmd=runtime.cmd,
+        env=runtime.env,
+        user=runtime.user,
+        labels=labels,
+    )
+    platform = DEB_TO_OCI[info.build_for]
+    history = [
+        HistoryItem(created=info.created, created_by=f"rockpack {__version__}", comment=comment)
+        for comment in layer_comments
+    ]
+    return ImageSpec(
+        architecture=platform.architecture,
+        variant=platform.variant,
+        created=info.created,
+        runtime=runtime,
+        history=history,
+        annotations=dict(labels),
+    )
+
+
+def metadata_yaml(info: RockInfo) -> bytes:
+    """Contents of /.rock/metadata.yaml."""
+    project = info.project
+    document = {
+        "name": project.name,
+        "title": project.effective_title,
+        "version": info.version,
+        "summary": project.summary or "",
+        "created": info.created,
+        "base": project.base,
+        "build-base": project.effective_build_base,
+        "architecture": info.build_for,
+        "rockpack-version": __version__,
+    }
+    return yaml.safe_dump(document, sort_keys=True).encode()
+
+
+def metadata_entries(info: RockInfo, mtime: int) -> list[Entry]:
+    """The small layer holding /.rock/metadata.yaml."""
+    content = metadata_yaml(info)
+    return [
+        Entry(path=METADATA_DIR, kind=Kind.DIR, mode=0o755, mtime=mtime),
+        Entry(
+            path=METADATA_FILE,
+            kind=Kind.FILE,
+            mode=0o644,
+            mtime=mtime,
+            size=len(content),
+            content=content,
+        ),
+    ]
