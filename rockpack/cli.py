@@ -1,0 +1,298 @@
+"""The rockpack command line: commands and their flags, no logic.
+
+craft-cli gives the same dispatcher, verbosity flags, progress display and error
+format as Rockcraft and the other craft tools.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+from craft_cli import (
+    ArgumentParsingError,
+    BaseCommand,
+    CommandGroup,
+    CraftError,
+    Dispatcher,
+    EmitterMode,
+    ProvideHelpException,
+    emit,
+)
+
+from rockpack import __version__
+from rockpack.errors import RockpackError
+from rockpack.lifecycle import STEPS, ShellOptions
+from rockpack.project import LoadedProject, find_project_file, load_project
+from rockpack.workspace import Workspace, project_lock, source_date_epoch
+
+EXIT_USAGE = 64
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
+
+
+def _add_project_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--project-dir",
+        type=Path,
+        default=Path.cwd(),
+        help="Directory holding rockpack.yaml or rockcraft.yaml (default: current directory)",
+    )
+
+
+def _load(parsed: argparse.Namespace) -> LoadedProject:
+    loaded = load_project(parsed.project_dir.resolve())
+    for warning in loaded.warnings:
+        emit.message(f"Warning: {warning}")
+    return loaded
+
+
+class _LifecycleCommand(BaseCommand):
+    """Shared by pull, overlay, build, stage, prime and pack."""
+
+    step = "prime"
+
+    def fill_parser(self, parser: argparse.ArgumentParser) -> None:  # type: ignore[override]
+        _add_project_dir(parser)
+        parser.add_argument(
+            "--destructive-mode",
+            action="store_true",
+            help="Build on this host instead of a clean instance",
+        )
+        parser.add_argument("--platform", help="Build only this platform of the project")
+        parser.add_argument("--build-for", help="Build only platforms for this architecture")
+        parser.add_argument(
+            "--shell", action="store_true", help="Open a shell instead of running the last step"
+        )
+        parser.add_argument(
+            "--shell-after", action="store_true", help="Open a shell after the last step"
+        )
+        parser.add_argument("--debug", action="store_true", help="Open a shell if a step fails")
+
+    def _options(self, parsed: argparse.Namespace) -> Any:
+        from rockpack.pack import BuildOptions
+
+        return BuildOptions(
+            destructive_mode=parsed.destructive_mode,
+            platform=parsed.platform,
+            build_for=parsed.build_for,
+            epoch=source_date_epoch(os.environ),
+            shell=ShellOptions(
+                shell=parsed.shell, shell_after=parsed.shell_after, debug=parsed.debug
+            ),
+        )
+
+    def run(self, parsed_args: argparse.Namespace) -> int:
+        from rockpack.pack import run_lifecycle
+
+        run_lifecycle(_load(parsed_args), self.step, self._options(parsed_args))
+        emit.message(f"Ran the parts to the {self.step} step.")
+        return 0
+
+
+def _step_command(step: str) -> type[_LifecycleCommand]:
+    help_text = f"Run the parts up to the {step} step"
+    return type(
+        f"{step.title()}Command",
+        (_LifecycleCommand,),
+        {"name": step, "step": step, "help_msg": help_text, "overview": help_text + "."},
+    )
+
+
+class PackCommand(_LifecycleCommand):
+    name = "pack"
+    help_msg = "Build the parts and pack the rock"
+    overview = (
+        "Run every part to the prime step and pack the result as an OCI archive named "
+        "<name>_<version>_<platform>.rock."
+    )
+
+    def fill_parser(self, parser: argparse.ArgumentParser) -> None:  # type: ignore[override]
+        super().fill_parser(parser)
+        parser.add_argument(
+            "-o", "--output", type=Path, help="Directory (or .rock file) to write the rock to"
+        )
+
+    def run(self, parsed_args: argparse.Namespace) -> int:
+        from rockpack.pack import pack
+
+        output = parsed_args.output.resolve() if parsed_args.output else None
+        pack(_load(parsed_args), self._options(parsed_args), output)
+        return 0
+
+
+class CleanCommand(BaseCommand):
+    name = "clean"
+    help_msg = "Remove the project's build files"
+    overview = "Remove what the parts made (all of it, or only the named parts')."
+
+    def fill_parser(self, parser: argparse.ArgumentParser) -> None:  # type: ignore[override]
+        _add_project_dir(parser)
+        parser.add_argument("parts", nargs="*", help="Clean only these parts")
+
+    def run(self, parsed_args: argparse.Namespace) -> int:
+        import shutil
+
+        from rockpack.lifecycle import Lifecycle
+        from rockpack.pack import build_targets
+        from rockpack.workspace import user_cache_dir
+
+        project_dir = parsed_args.project_dir.resolve()
+        workspace = Workspace(project_dir)
+        if not workspace.state_dir.exists():
+            emit.message("Nothing to clean.")
+            return 0
+        with project_lock(workspace):
+            if not parsed_args.parts:
+                for child in workspace.state_dir.iterdir():
+                    if child != workspace.lock_path:
+                        shutil.rmtree(child) if child.is_dir() else child.unlink()
+                emit.message(f"Removed the build files in {workspace.state_dir}.")
+                return 0
+            loaded = _load(parsed_args)
+            for target in build_targets(loaded.project, platform=None, build_for=None):
+                Lifecycle(
+                    loaded.project,
+                    project_dir=project_dir,
+                    work_dir=workspace.work_dir(target.platform),
+                    cache_dir=user_cache_dir() / "craft-parts",
+                    build_for=target.build_for,
+                ).clean(parsed_args.parts)
+        emit.message(f"Cleaned parts: {', '.join(parsed_args.parts)}.")
+        return 0
+
+
+INIT_TEMPLATE = """\
+name: {name}
+version: "0.1"
+summary: A one-line summary of {name}
+description: |
+  What this rock holds, and who it is for.
+license: Apache-2.0
+base: bare
+build-base: {build_base}
+platforms:
+  {arch}:
+
+# The program the container runs; the words in [ ] are default arguments.
+entrypoint-command: /bin/busybox [ echo "hello from {name}" ]
+
+parts:
+  busybox:
+    plugin: nil
+    stage-packages:
+      - busybox-static
+"""
+
+
+class InitCommand(BaseCommand):
+    name = "init"
+    help_msg = "Create a starting rockpack.yaml"
+    overview = "Write a small, valid rockpack.yaml in the project directory."
+
+    def fill_parser(self, parser: argparse.ArgumentParser) -> None:  # type: ignore[override]
+        _add_project_dir(parser)
+        parser.add_argument("--name", help="The rock's name (default: the directory's name)")
+
+    def run(self, parsed_args: argparse.Namespace) -> int:
+        from rockpack.architectures import host_arch
+        from rockpack.providers import host_base
+
+        project_dir = parsed_args.project_dir.resolve()
+        try:
+            existing = find_project_file(project_dir)
+        except RockpackError:
+            existing = None
+        if existing:
+            raise RockpackError(
+                f"{existing} already exists.", resolution="Edit it, or remove it first."
+            )
+        name = parsed_args.name or project_dir.name.lower().replace("_", "-")
+        build_base = host_base()
+        if build_base not in ("debian@12", "debian@13") and not build_base.startswith("ubuntu@"):
+            build_base = "debian@12"
+        text = INIT_TEMPLATE.format(name=name, build_base=build_base, arch=host_arch())
+        project_dir.mkdir(parents=True, exist_ok=True)
+        (project_dir / "rockpack.yaml").write_text(text, encoding="utf-8")
+        load_project(project_dir)  # what init writes must be valid
+        emit.message(f"Created {project_dir / 'rockpack.yaml'}.")
+        return 0
+
+
+class ExpandExtensionsCommand(BaseCommand):
+    name = "expand-extensions"
+    help_msg = "Print the project with its extensions expanded"
+    overview = "Validate the project file and print it as rockpack reads it."
+
+    def fill_parser(self, parser: argparse.ArgumentParser) -> None:  # type: ignore[override]
+        _add_project_dir(parser)
+
+    def run(self, parsed_args: argparse.Namespace) -> int:
+        loaded = _load(parsed_args)
+        emit.message(yaml.safe_dump(loaded.project.marshal(), sort_keys=False).rstrip())
+        return 0
+
+
+class VersionCommand(BaseCommand):
+    name = "version"
+    help_msg = "Show rockpack's version"
+    overview = "Show rockpack's version."
+
+    def run(self, parsed_args: argparse.Namespace) -> int:
+        emit.message(f"rockpack {__version__}")
+        return 0
+
+
+COMMAND_GROUPS = [
+    CommandGroup("Lifecycle", [*(_step_command(s) for s in STEPS), PackCommand, CleanCommand]),
+    CommandGroup("Project", [InitCommand, ExpandExtensionsCommand]),
+    CommandGroup("Other", [VersionCommand]),
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    argv = sys.argv[1:] if argv is None else argv
+    emit.init(EmitterMode.BRIEF, "rockpack", f"Starting rockpack {__version__}")
+    dispatcher = Dispatcher(
+        "rockpack",
+        COMMAND_GROUPS,
+        summary="Pack declarative parts into reproducible OCI images (rocks).",
+    )
+    try:
+        global_args = dispatcher.pre_parse_args(argv)
+        if global_args.get("version"):
+            emit.message(f"rockpack {__version__}")
+            emit.ended_ok()
+            return 0
+        dispatcher.load_command(None)
+        code = dispatcher.run() or 0
+    except ProvideHelpException as help_exc:
+        print(help_exc, file=sys.stderr)
+        emit.ended_ok()
+        return 0
+    except ArgumentParsingError as err:
+        print(err, file=sys.stderr)
+        emit.ended_ok()
+        return EXIT_USAGE
+    except CraftError as err:
+        emit.error(err)
+        return err.retcode
+    except KeyboardInterrupt:
+        emit.error(RockpackError("Interrupted.", retcode=EXIT_INTERRUPTED))
+        return EXIT_INTERRUPTED
+    except Exception as err:  # noqa: BLE001 - the last line of defence: report, don't trace
+        emit.error(
+            CraftError(
+                f"rockpack internal error: {err!r}",
+                resolution="Please report this, with the log file named below.",
+                retcode=EXIT_INTERNAL,
+            )
+        )
+        return EXIT_INTERNAL
+    emit.ended_ok()
+    return code

@@ -1,0 +1,214 @@
+"""Put it together: project -> lifecycle -> layers -> image -> .rock.
+
+Checks everything that can fail early (build environment, base, entrypoint) before
+any part runs, so a project that cannot be packed fails in seconds, not after a build.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from craft_cli import emit
+
+from rockpack.architectures import host_arch
+from rockpack.errors import PackError, PlatformError
+from rockpack.lifecycle import Lifecycle, LifecycleResult, ShellOptions
+from rockpack.oci.archive import write_oci_archive
+from rockpack.oci.blobs import BlobStore
+from rockpack.oci.image import index_json, referenced_blobs, write_image
+from rockpack.oci.layer import write_layer
+from rockpack.package_modes import stage_package_overrides
+from rockpack.prime import ScanOptions, default_owner_map, scan_tree
+from rockpack.project import LoadedProject, Project
+from rockpack.providers import check_host_matches, require_destructive_mode
+from rockpack.rock_image import RockInfo, image_spec, metadata_entries, needs_pebble, rfc3339
+from rockpack.workspace import Workspace, project_lock, user_cache_dir
+
+
+@dataclass(frozen=True)
+class BuildTarget:
+    """One platform of the project, built on this host."""
+
+    platform: str
+    build_for: str
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    destructive_mode: bool = False
+    platform: str | None = None
+    build_for: str | None = None
+    epoch: int | None = None  # SOURCE_DATE_EPOCH
+    shell: ShellOptions = field(default_factory=ShellOptions)
+
+
+def build_targets(
+    project: Project, *, platform: str | None, build_for: str | None, host: str | None = None
+) -> list[BuildTarget]:
+    """The platforms to build on this host, optionally narrowed by name or target."""
+    host = host or host_arch()
+    targets: list[BuildTarget] = []
+    for label, spec in project.platforms.items():
+        build_on = spec.build_on if spec else [label]
+        target_arch = spec.build_for[0] if spec and spec.build_for else label
+        if platform and label != platform:
+            continue
+        if build_for and target_arch != build_for:
+            continue
+        if host in build_on:
+            targets.append(BuildTarget(platform=label, build_for=target_arch))
+    if targets:
+        return targets
+    if platform and platform not in project.platforms:
+        raise PlatformError(
+            f"No platform named '{platform}' in the project.",
+            resolution=f"Use one of: {', '.join(project.platforms)}.",
+        )
+    raise PlatformError(
+        f"No platform of this project builds on this host's architecture ({host}).",
+        resolution="Add it to a platform's 'build-on', or build on a matching machine.",
+    )
+
+
+def preflight(loaded: LoadedProject, options: BuildOptions, *, packing: bool) -> None:
+    """Everything that can be checked before any part runs."""
+    project = loaded.project
+    require_destructive_mode(options.destructive_mode)
+    check_host_matches(project.effective_build_base)
+    if not packing:
+        return
+    if project.base != "bare":
+        raise PackError(
+            f"Packing on base '{project.base}' needs its image pulled from a registry, which "
+            "rockpack cannot do yet.",
+            resolution="Use 'base: bare' with a 'build-base' for now.",
+        )
+    if needs_pebble(project):
+        raise PackError(
+            "This project needs Pebble (it has services or checks, or no entrypoint-command), "
+            "and rockpack cannot add Pebble to a rock yet.",
+            resolution="Set 'entrypoint-command' and remove 'services' and 'checks' for now.",
+        )
+
+
+def run_lifecycle(
+    loaded: LoadedProject, step: str, options: BuildOptions
+) -> list[tuple[BuildTarget, LifecycleResult]]:
+    """Run the parts up to ``step`` for every selected platform."""
+    preflight(loaded, options, packing=False)
+    workspace = Workspace(loaded.project_dir)
+    with project_lock(workspace):
+        return _run_targets(loaded, step, options, workspace)
+
+
+def pack(loaded: LoadedProject, options: BuildOptions, output: Path | None) -> list[Path]:
+    """Build and pack every selected platform; return the .rock files written."""
+    preflight(loaded, options, packing=True)
+    workspace = Workspace(loaded.project_dir)
+    with project_lock(workspace):
+        results = _run_targets(loaded, "prime", options, workspace)
+        return [
+            _pack_one(loaded, target, result, options, workspace, output)
+            for target, result in results
+        ]
+
+
+def _run_targets(
+    loaded: LoadedProject, step: str, options: BuildOptions, workspace: Workspace
+) -> list[tuple[BuildTarget, LifecycleResult]]:
+    targets = build_targets(loaded.project, platform=options.platform, build_for=options.build_for)
+    results = []
+    for target in targets:
+        lifecycle = Lifecycle(
+            loaded.project,
+            project_dir=loaded.project_dir,
+            work_dir=workspace.work_dir(target.platform),
+            cache_dir=user_cache_dir() / "craft-parts",
+            build_for=target.build_for,
+        )
+        results.append((target, lifecycle.run(step, options.shell)))
+    return results
+
+
+def rock_file_name(name: str, version: str, platform: str) -> str:
+    return f"{name}_{version}_{platform}.rock"
+
+
+def _pack_one(
+    loaded: LoadedProject,
+    target: BuildTarget,
+    result: LifecycleResult,
+    options: BuildOptions,
+    workspace: Workspace,
+    output: Path | None,
+) -> Path:
+    project = loaded.project
+    version = project.version or result.project_vars.get("version")
+    if not version:
+        raise PackError(
+            f"{loaded.path}: the rock has no version.",
+            resolution=f"Set 'version', or have the part '{project.adopt_info}' set it with "
+            "'craftctl set version=...'."
+            if project.adopt_info
+            else "Set 'version' in the project file.",
+        )
+    epoch = options.epoch
+    created_epoch = epoch if epoch is not None else int(time.time())
+    info = RockInfo(
+        project=project,
+        version=version,
+        platform=target.platform,
+        build_for=target.build_for,
+        created=rfc3339(created_epoch),
+    )
+    destination = _destination(output, loaded.project_dir, project.name, version, target.platform)
+
+    emit.progress("Creating the rock's layers")
+    overrides = stage_package_overrides(result.stage_package_dirs.values())
+    entries = scan_tree(
+        result.prime_dir,
+        ScanOptions(epoch=epoch, owner_map=default_owner_map(), overrides=overrides),
+    )
+    store = BlobStore(workspace.blob_root)
+    parts_layer = write_layer(entries, store)
+    meta_layer = write_layer(metadata_entries(info, created_epoch), store)
+    emit.debug(f"Parts layer {parts_layer.descriptor.digest}: {len(entries)} entries")
+
+    spec = image_spec(info, ["parts: " + ", ".join(sorted(project.parts)), "rock metadata"])
+    manifest = write_image(store, spec, [parts_layer, meta_layer])
+    index = index_json([(manifest, version)])
+    emit.progress(f"Writing {destination.name}")
+    write_oci_archive(
+        destination,
+        store,
+        index,
+        referenced_blobs(store, manifest),
+        mtime=epoch if epoch is not None else 0,
+    )
+    emit.message(f"Packed {destination} ({manifest.digest})")
+    return destination
+
+
+def _destination(
+    output: Path | None, project_dir: Path, name: str, version: str, platform: str
+) -> Path:
+    file_name = rock_file_name(name, version, platform)
+    if output is None:
+        return project_dir / file_name
+    if output.suffix == ".rock":
+        return output
+    if output.exists() and not output.is_dir():
+        raise PackError(
+            f"--output {output} exists and is not a directory.",
+            resolution="Name a directory, or a file ending in .rock.",
+        )
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise PackError(
+            f"Cannot create the output directory {output}: {err.strerror}.",
+            resolution="Choose a writable directory with --output.",
+        ) from err
+    return output / file_name

@@ -1,0 +1,78 @@
+"""Where rockpack keeps its files, and the lock that keeps two runs apart.
+
+Per project: ``<project>/.rockpack/`` holds the lifecycle work dirs (one per platform),
+the OCI blob store and the lock. Shared by all projects: the user's cache directory.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from rockpack.errors import RockpackError
+
+STATE_DIR_NAME = ".rockpack"
+
+
+@dataclass(frozen=True)
+class Workspace:
+    project_dir: Path
+
+    @property
+    def state_dir(self) -> Path:
+        return self.project_dir / STATE_DIR_NAME
+
+    def work_dir(self, platform: str) -> Path:
+        return self.state_dir / "work" / platform
+
+    @property
+    def blob_root(self) -> Path:
+        return self.state_dir / "oci"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.state_dir / "lock"
+
+
+def user_cache_dir() -> Path:
+    """$XDG_CACHE_HOME/rockpack (or ~/.cache/rockpack): shared by every project."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "rockpack"
+
+
+@contextmanager
+def project_lock(workspace: Workspace) -> Iterator[None]:
+    """Hold the project's lock; fail at once, clearly, if another run holds it."""
+    workspace.state_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(workspace.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            raise RockpackError(
+                f"Another rockpack run (pid {holder}) is using {workspace.project_dir}.",
+                resolution="Wait for it to finish, then run this command again.",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def source_date_epoch(environ: dict[str, str] | os._Environ[str]) -> int | None:
+    """SOURCE_DATE_EPOCH as an integer, read once at the edge; None when unset."""
+    raw = environ.get("SOURCE_DATE_EPOCH")
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit():
+        raise RockpackError(
+            f"SOURCE_DATE_EPOCH={raw!r} is not a whole number of seconds.",
+            resolution="Set it to an integer such as $(git log -1 --format=%ct), or unset it.",
+        )
+    return int(raw)
