@@ -1,7 +1,7 @@
-"""Part validation by craft-parts' own models and plugins.
+"""craft-parts set up for rockpack: features, plugin overrides, part validation.
 
-craft-parts keeps its optional features in process-wide state, so they are switched
-on here, once, before any part is validated or run.
+craft-parts keeps its optional features and its plugin table in process-wide state, so
+both are set here, once, before any part is validated or run.
 """
 
 from __future__ import annotations
@@ -11,15 +11,37 @@ from typing import Any
 import pydantic
 from craft_parts import plugins, validate_part
 from craft_parts.features import Features
+from craft_parts.plugins.dump_plugin import DumpPlugin
 
 _features_set = False
 
 
+class InPlaceDumpPlugin(DumpPlugin):
+    """The dump plugin, copying straight from the source directory.
+
+    craft-parts builds in-source plugins in a copy of the source made with
+    copy-and-chown, which splits hardlinks, leaves directories owned by root and
+    (through the chown) clears setuid bits and file capabilities. dump only copies
+    its source, so it skips that copy: ``cp --archive --link`` from the source dir
+    keeps each file's inode, and with it owner, mode, xattrs and hardlinks.
+    """
+
+    @classmethod
+    def get_out_of_source_build(cls) -> bool:
+        return True
+
+    def get_build_commands(self) -> list[str]:
+        source = self._part_info.part_src_subdir
+        install = self._part_info.part_install_dir
+        return [f'cp --archive --link --no-dereference "{source}/." "{install}"']
+
+
 def enable_features() -> None:
-    """Turn on the craft-parts features rockpack relies on (overlays)."""
+    """Turn on the craft-parts features and plugin overrides rockpack relies on."""
     global _features_set  # noqa: PLW0603 - craft-parts' Features is a process singleton
     if not _features_set:
         Features(enable_overlay=True)
+        plugins.register({"dump": InPlaceDumpPlugin})
         _features_set = True
 
 
