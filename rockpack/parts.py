@@ -45,25 +45,32 @@ def enable_features() -> None:
         _features_set = True
 
 
-def part_problems(name: str, spec: dict[str, Any]) -> list[tuple[tuple[str, ...], str]]:
-    """Problems craft-parts finds in one part, as (key path under the part, message)."""
+PartProblem = tuple[tuple[str, ...], str, str]
+
+
+def part_problems(name: str, spec: dict[str, Any]) -> list[PartProblem]:
+    """Problems craft-parts finds in one part: (key path under the part, message, type)."""
     enable_features()
     data = dict(spec)
     plugin = data.get("plugin")
     if plugin is None:
         # craft-parts falls back to the part's name as its plugin.
         if name not in plugins.get_registered_plugins():
-            return [((), "has no 'plugin' (and its name is not a plugin name)")]
+            return [((), "has no 'plugin' (and its name is not a plugin name)", "missing")]
         data["plugin"] = name
     try:
         validate_part(data)
     except pydantic.ValidationError as err:
         return [
-            (tuple(str(p) for p in e["loc"]), str(e["msg"]).removeprefix("Value error, "))
+            (
+                tuple(str(p) for p in e["loc"]),
+                str(e["msg"]).removeprefix("Value error, "),
+                e["type"],
+            )
             for e in err.errors()
         ]
     except (ValueError, TypeError) as err:
-        return [(("plugin",) if "plugin" in str(err) else (), str(err))]
+        return [(("plugin",) if "plugin" in str(err) else (), str(err), "value_error")]
     return []
 
 

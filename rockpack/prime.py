@@ -95,7 +95,7 @@ def _as_kind(entry: Entry, kind: Kind, target: str) -> Entry:
         uid=entry.uid,
         gid=entry.gid,
         mtime=entry.mtime,
-        size=entry.size if kind == Kind.FILE else 0,
+        size=entry.size,  # the inode's size: a link may become the leader later
         link_target=target,
         source=entry.source,
         xattrs=entry.xattrs,

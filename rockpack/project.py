@@ -346,7 +346,7 @@ def _part_errors(source: YamlSource, data: dict[str, Any]) -> list[ProjectFileEr
                     fix="Remove overlay-packages/overlay-script/overlay, or use a real base.",
                 )
             )
-        for sub, message in parts_validation.part_problems(str(name), spec):
+        for sub, message, kind in parts_validation.part_problems(str(name), spec):
             loc = ("parts", str(name), *sub)
             errors.append(
                 ProjectFileError(
@@ -354,6 +354,7 @@ def _part_errors(source: YamlSource, data: dict[str, Any]) -> list[ProjectFileEr
                     message if message.endswith(".") else message + ".",
                     key=".".join(loc),
                     line=source.line_of(loc),
+                    fix=_TYPE_FIXES.get(kind),
                 )
             )
     return errors
@@ -384,6 +385,15 @@ _TYPE_FIXES = {
     "extra_forbidden": "Remove the key, or check its spelling.",
     "literal_error": "Use one of the values listed.",
     "string_too_long": "Shorten the value.",
+    "list_type": "Write a YAML list: one '- item' per line, or [a, b].",
+    "dict_type": "Write a mapping of 'key: value' lines.",
+    "model_type": "Write a mapping of 'key: value' lines.",
+    "string_type": "Write a string (quote it if YAML reads it as something else).",
+    "int_type": "Write a whole number.",
+    "int_parsing": "Write a whole number.",
+    "float_parsing": "Write a number.",
+    "greater_than_equal": "Use a larger value.",
+    "less_than_equal": "Use a smaller value.",
 }
 
 

@@ -32,7 +32,7 @@ class Entry:
     uid: int = 0
     gid: int = 0
     mtime: int = 0
-    size: int = 0  # FILE only
+    size: int = 0  # FILE and HARDLINK: the content's size (a hardlink header stores 0)
     link_target: str = ""  # SYMLINK: as stored; HARDLINK: path of the leader entry
     source: Path | None = None  # FILE: where the content is read from ...
     content: bytes | None = None  # ... or the content itself, for generated files

@@ -1,0 +1,67 @@
+"""Shared test helpers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO.parent / "shared" / "corpus" / "rockcraft-yaml"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require_tool(name: str) -> str:
+    """The tool's path; in CI a missing tool fails the run, elsewhere it skips the test."""
+    path = shutil.which(name)
+    if path:
+        return path
+    message = f"{name} is not installed (scripts/install-deps --test installs it)"
+    if in_ci():
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def write_project(directory: Path, text: str, name: str = "rockpack.yaml") -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+    return path
+
+
+MINIMAL = """
+    name: hello
+    version: "1.0"
+    summary: A test rock
+    description: A rock for tests.
+    base: bare
+    build-base: debian@12
+    platforms:
+      amd64:
+    entrypoint-command: /bin/hello [ world ]
+    parts:
+      hello:
+        plugin: nil
+"""
+
+
+def run_rockpack(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None):
+    """Run the real command line in a child process; return the CompletedProcess."""
+    import subprocess
+    import sys
+
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "rockpack", *map(str, args)],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )

@@ -1,0 +1,324 @@
+"""Project-file models: every rule, each rejection located by key and line."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from rockpack.errors import ProjectFileError, ProjectFileErrors, ProjectNotFoundError
+from rockpack.project import find_project_file, validate_project
+from rockpack.yaml_source import parse_yaml
+from tests.conftest import MINIMAL
+
+PATH = Path("/p/rockpack.yaml")
+
+
+def load(text: str):
+    return validate_project(parse_yaml(PATH, textwrap.dedent(text).lstrip()))
+
+
+def with_lines(replace: dict[str, str | None] | None = None, add: str = "") -> str:
+    """MINIMAL with top-level keys replaced (None removes the key) and lines appended."""
+    lines = textwrap.dedent(MINIMAL).lstrip().splitlines()
+    out = []
+    skipping = False
+    for line in lines:
+        key = line.split(":", 1)[0] if line and not line.startswith(" ") else None
+        if key is not None:
+            skipping = False
+            if replace and key in replace:
+                value = replace[key]
+                skipping = True
+                if value is not None:
+                    out.append(f"{key}: {value}")
+                continue
+        if skipping and line.startswith(" "):
+            continue
+        out.append(line)
+    return "\n".join(out) + "\n" + textwrap.dedent(add)
+
+
+def errors_of(text: str) -> list[ProjectFileError]:
+    with pytest.raises((ProjectFileErrors, ProjectFileError)) as info:
+        load(text)
+    err = info.value
+    return err.errors if isinstance(err, ProjectFileErrors) else [err]
+
+
+def only_error(text: str) -> ProjectFileError:
+    errors = errors_of(text)
+    assert len(errors) == 1, [e.brief for e in errors]
+    return errors[0]
+
+
+def test_minimal_project_loads():
+    loaded = load(MINIMAL)
+    project = loaded.project
+    assert project.name == "hello"
+    assert project.effective_build_base == "debian@12"
+    assert project.effective_title == "hello"
+    assert loaded.warnings == []
+
+
+@pytest.mark.parametrize(
+    "name", ["Hello", "he", "hello-", "hel--lo", "1hello", "hello_world", "a" * 41]
+)
+def test_invalid_names_are_rejected(name):
+    err = only_error(with_lines({"name": name}))
+    assert err.key == "name"
+    assert err.line == 1
+
+
+@pytest.mark.parametrize("name", ["abc", "my-rock-2", "a" * 40])
+def test_valid_names(name):
+    assert load(with_lines({"name": name})).project.name == name
+
+
+@pytest.mark.parametrize("version", ["-1", "1.0-", "a" * 33, "1 0"])
+def test_invalid_versions_are_rejected(version):
+    err = only_error(with_lines({"version": f'"{version}"'}))
+    assert err.key == "version"
+    assert "invalid version" in err.problem
+
+
+@pytest.mark.parametrize("version", ["1.0", "21.0.5+11", "20240504-11", "1:2.3~rc1"])
+def test_valid_versions(version):
+    assert load(with_lines({"version": f'"{version}"'})).project.version == version
+
+
+def test_summary_longer_than_78_characters_is_rejected():
+    err = only_error(with_lines({"summary": "x" * 79}))
+    assert err.key == "summary"
+    assert "78" in err.problem
+
+
+def test_license_must_be_spdx_or_proprietary():
+    err = only_error(with_lines({}, "license: Not-A-License\n"))
+    assert err.key == "license"
+    assert "SPDX" in err.problem
+    assert load(with_lines({}, "license: Apache-2.0 OR MIT\n")).project.license
+    assert load(with_lines({}, "license: proprietary\n")).project.license == "proprietary"
+
+
+def test_unknown_base_names_the_choices():
+    err = only_error(with_lines({"base": "ubuntu:18.04"}))
+    assert err.key == "base"
+    assert "ubuntu:18.04" in err.problem
+    assert "ubuntu@24.04" in err.resolution and "debian@12" in err.resolution
+
+
+def test_deprecated_colon_base_is_rewritten_with_a_warning():
+    loaded = load(with_lines({"base": "ubuntu:22.04", "build-base": None}))
+    assert loaded.project.base == "ubuntu@22.04"
+    assert loaded.warnings == ["'base: ubuntu:22.04' is deprecated; write 'ubuntu@22.04'."]
+
+
+def test_bare_base_requires_build_base():
+    err = only_error(with_lines({"build-base": None}))
+    assert err.key == "base"
+    assert "'build-base' is required" in err.problem
+
+
+@pytest.mark.parametrize("base", ["debian@12", "debian@13", "ubuntu@20.04", "ubuntu@26.04"])
+def test_real_bases_are_accepted_without_build_base(base):
+    project = load(with_lines({"base": base, "build-base": None})).project
+    assert project.effective_build_base == base
+
+
+def test_platform_named_after_unknown_arch_needs_build_for():
+    err = only_error(with_lines({"platforms": "\n  mainframe:"}))
+    assert err.key == "platforms"
+    assert "'mainframe' is not an architecture" in err.problem
+
+
+def test_platform_label_and_build_for_must_agree():
+    text = with_lines({"platforms": "\n  amd64:\n    build-on: [amd64]\n    build-for: [arm64]"})
+    assert "builds for 'arm64'" in only_error(text).problem
+
+
+def test_platform_build_for_is_a_single_architecture():
+    text = with_lines({"platforms": "\n  x:\n    build-on: amd64\n    build-for: [amd64, arm64]"})
+    err = only_error(text)
+    assert err.key == "platforms.x.build-for"
+
+
+def test_named_platform_with_build_on_and_build_for():
+    text = with_lines({"platforms": "\n  cross:\n    build-on: [amd64]\n    build-for: arm64"})
+    platform = load(text).project.platforms["cross"]
+    assert platform.build_on == ["amd64"] and platform.build_for == ["arm64"]
+
+
+def test_run_user_typo_suggests_the_right_key():
+    err = only_error(with_lines({}, "run_user: _daemon_\n"))
+    assert err.key == "run_user"
+    assert err.problem == "is not a known key."
+    assert err.resolution == "Did you mean 'run-user'?"
+
+
+def test_run_user_accepts_only_daemon():
+    assert load(with_lines({}, "run-user: _daemon_\n")).project.run_user == "_daemon_"
+    err = only_error(with_lines({}, "run-user: root\n"))
+    assert err.key == "run-user"
+
+
+def test_unknown_key_is_an_error_with_its_line():
+    err = only_error(with_lines({}, "colour: blue\n"))
+    assert (err.key, err.line) == ("colour", 13)
+
+
+@pytest.mark.parametrize("key", ["cmd", "entrypoint", "env"])
+def test_legacy_keys_are_rejected_with_an_explanation(key):
+    err = only_error(with_lines({}, f"{key}: [x]\n"))
+    assert err.key == key
+    assert "Pebble" in err.problem
+    assert "services" in err.resolution
+
+
+def test_missing_parts_is_reported():
+    err = only_error(with_lines({"parts": None}))
+    assert err.key == "parts"
+    assert err.problem == "is required but missing."
+
+
+def test_missing_version_needs_adopt_info():
+    err = only_error(with_lines({"version": None}))
+    assert err.key == "version"
+    assert "adopt-info" in err.problem
+    project = load(with_lines({"version": None}, "adopt-info: hello\n")).project
+    assert project.version is None
+
+
+def test_adopt_info_must_name_a_part():
+    err = only_error(with_lines({}, "adopt-info: nope\n"))
+    assert err.key == "adopt-info"
+    assert "unknown part 'nope'" in err.problem
+
+
+def test_environment_forbids_interpolation():
+    err = only_error(with_lines({}, "environment:\n  A: $HOME/x\n"))
+    assert err.key == "environment"
+    assert "'A'" in err.problem
+
+
+def test_environment_numbers_are_read_as_strings():
+    project = load(with_lines({}, "environment:\n  PORT: 8000\n")).project
+    assert project.environment == {"PORT": "8000"}
+
+
+def test_wrong_type_names_the_key_and_the_fix():
+    err = only_error(with_lines({"platforms": "[amd64]"}))
+    assert err.key == "platforms"
+    assert "valid dictionary" in err.problem
+
+
+def test_entrypoint_service_and_command_are_exclusive():
+    services = """
+        services:
+          web:
+            override: replace
+            command: /bin/web [ --port 80 ]
+        entrypoint-service: web
+    """
+    err = only_error(with_lines({}, services))
+    assert err.key == "entrypoint-command"
+    assert "not both" in err.problem
+
+
+def test_entrypoint_service_must_exist_and_have_default_args():
+    base = with_lines({"entrypoint-command": None})
+    services = "services:\n  web:\n    override: replace\n    command: /bin/web\n"
+    err = only_error(base + services + "entrypoint-service: nope\n")
+    assert "unknown service 'nope'" in err.problem
+    err = only_error(base + services + "entrypoint-service: web\n")
+    assert "no default arguments" in err.problem
+
+
+def test_entrypoint_command_brackets_must_be_well_formed():
+    err = only_error(with_lines({"entrypoint-command": "/bin/x [ a"}))
+    assert err.key == "entrypoint-command"
+    assert "without a closing" in err.problem
+
+
+def test_service_references_are_checked():
+    base = with_lines({"entrypoint-command": None})
+    text = base + textwrap.dedent(
+        """
+        services:
+          web:
+            override: replace
+            command: /bin/web
+            after: [db]
+            on-check-failure:
+              up: restart
+        """
+    )
+    err = only_error(text)
+    assert err.key == "services.web.after"
+    assert "unknown service 'db'" in err.problem and "unknown check 'up'" in err.problem
+
+
+def test_unknown_extension_is_named():
+    err = only_error(with_lines({}, "extensions: [flask-framework]\n"))
+    assert err.key == "extensions"
+    assert "flask-framework" in err.problem
+
+
+def test_part_errors_come_from_craft_parts_with_lines():
+    text = with_lines({"parts": "\n  hello:\n    plugin: nil\n    stage-packages: hello"})
+    err = only_error(text)
+    assert err.key == "parts.hello.stage-packages"
+    assert err.line == 13
+    assert "list" in err.resolution
+
+
+def test_unknown_plugin_is_reported():
+    err = only_error(with_lines({"parts": "\n  hello:\n    plugin: teleport"}))
+    assert err.key == "parts.hello.plugin"
+    assert "teleport" in err.problem
+
+
+def test_overlay_is_rejected_on_bare():
+    text = with_lines({"parts": "\n  hello:\n    plugin: nil\n    overlay-packages: [hello]"})
+    messages = [e.problem for e in errors_of(text)]
+    assert any("'bare' base has no system to overlay" in m for m in messages)
+
+
+def test_all_problems_are_reported_sorted_by_line():
+    text = with_lines({"name": "Bad", "version": '"-"'}, "colour: blue\n")
+    errors = errors_of(text)
+    assert [e.key for e in errors] == ["name", "version", "colour"]
+    assert [e.line for e in errors] == sorted(e.line for e in errors)
+
+
+def test_malformed_yaml_names_the_line():
+    with pytest.raises(ProjectFileError) as info:
+        load("name: x\nparts: [\n  a: b\n")
+    assert info.value.line is not None
+    assert "is not valid YAML" in info.value.brief
+
+
+def test_duplicate_keys_are_rejected():
+    with pytest.raises(ProjectFileError) as info:
+        load(with_lines({}, "name: again\n"))
+    assert (info.value.key, info.value.line) == ("name", 13)
+
+
+def test_a_document_that_is_not_a_mapping_is_rejected():
+    with pytest.raises(ProjectFileError) as info:
+        load("- a\n- b\n")
+    assert "must be a mapping" in info.value.brief
+
+
+def test_rockpack_yaml_is_preferred_over_rockcraft_yaml(tmp_path):
+    (tmp_path / "rockcraft.yaml").write_text("x")
+    assert find_project_file(tmp_path).name == "rockcraft.yaml"
+    (tmp_path / "rockpack.yaml").write_text("x")
+    assert find_project_file(tmp_path).name == "rockpack.yaml"
+
+
+def test_no_project_file(tmp_path):
+    with pytest.raises(ProjectNotFoundError) as info:
+        find_project_file(tmp_path)
+    assert "rockpack init" in info.value.resolution
