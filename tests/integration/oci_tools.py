@@ -1,0 +1,135 @@
+"""Real consumers of a .rock (skopeo, umoci, runc) and an independent validator."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import subprocess
+import tarfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.conftest import require_tool
+
+OCI_MEDIA_TYPES = {
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.config.v1+json",
+    "application/vnd.oci.image.layer.v1.tar+gzip",
+}
+
+
+def validate_rock(rock: Path) -> dict:
+    """Check a .rock by the OCI spec, independently of rockpack; return its config."""
+    with tarfile.open(rock) as archive:
+        files = {m.name: archive.extractfile(m).read() for m in archive.getmembers() if m.isfile()}
+    assert json.loads(files["oci-layout"]) == {"imageLayoutVersion": "1.0.0"}
+    index = json.loads(files["index.json"])
+    assert index["schemaVersion"] == 2 and len(index["manifests"]) == 1
+
+    def blob(descriptor: dict) -> bytes:
+        assert descriptor["mediaType"] in OCI_MEDIA_TYPES, descriptor["mediaType"]
+        data = files["blobs/sha256/" + descriptor["digest"].removeprefix("sha256:")]
+        assert len(data) == descriptor["size"]
+        assert "sha256:" + hashlib.sha256(data).hexdigest() == descriptor["digest"]
+        return data
+
+    manifest = json.loads(blob(index["manifests"][0]))
+    config = json.loads(blob(manifest["config"]))
+    diff_ids = [
+        "sha256:" + hashlib.sha256(gzip.decompress(blob(layer))).hexdigest()
+        for layer in manifest["layers"]
+    ]
+    assert config["rootfs"] == {"type": "layers", "diff_ids": diff_ids}
+    referenced = {"blobs/sha256/" + d["digest"][7:] for d in [index["manifests"][0],
+                                                               manifest["config"],
+                                                               *manifest["layers"]]}
+    assert {f for f in files if f.startswith("blobs/")} == referenced  # nothing stray
+    return config
+
+
+def skopeo_inspect(rock: Path) -> dict:
+    skopeo = require_tool("skopeo")
+    out = subprocess.run([skopeo, "inspect", f"oci-archive:{rock}"], capture_output=True,
+                         text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def umoci_unpack(rock: Path, work: Path) -> Path:
+    """The bundle umoci unpacks from ``rock`` (its rootfs is ``bundle/rootfs``)."""
+    skopeo, umoci = require_tool("skopeo"), require_tool("umoci")
+    layout, bundle = work / "layout", work / "bundle"
+    work.mkdir(parents=True, exist_ok=True)
+    subprocess.run([skopeo, "copy", "-q", f"oci-archive:{rock}", f"oci:{layout}:rock"],
+                   check=True)
+    subprocess.run([umoci, "unpack", "--image", f"{layout}:rock", str(bundle)], check=True,
+                   capture_output=True)
+    return bundle
+
+
+@dataclass(frozen=True)
+class RunResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def runc_run(bundle: Path, args: list[str] | None = None, user: tuple[int, int] | None = None
+             ) -> RunResult:
+    """Run the bundle's process (or ``args``) under runc and collect its output."""
+    runc = require_tool("runc")
+    config_path = bundle / "config.json"
+    config = json.loads(config_path.read_text())
+    config["process"]["terminal"] = False
+    if args is not None:
+        config["process"]["args"] = args
+    if user is not None:
+        config["process"]["user"] = {"uid": user[0], "gid": user[1]}
+    config_path.write_text(json.dumps(config))
+    container = f"rockpack-test-{uuid.uuid4().hex[:12]}"
+    result = subprocess.run([runc, "run", "--bundle", str(bundle), container],
+                            capture_output=True, text=True, timeout=60, check=False,
+                            stdin=subprocess.DEVNULL)
+    subprocess.run([runc, "delete", "--force", container], capture_output=True, check=False)
+    return RunResult(result.returncode, result.stdout, result.stderr)
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    kind: str
+    mode: int
+    uid: int
+    gid: int
+    size: int
+    link: str
+
+
+def tree_facts(root: Path) -> dict[str, FileFacts]:
+    """Type, mode, owner, size and link target of every path below ``root``."""
+    facts = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = Path(dirpath, name)
+            st = path.lstat()
+            kind = ("dir" if path.is_dir() and not path.is_symlink() else
+                    "symlink" if path.is_symlink() else "file")
+            facts[path.relative_to(root).as_posix()] = FileFacts(
+                kind, st.st_mode & 0o7777, st.st_uid, st.st_gid,
+                st.st_size if kind == "file" else 0,
+                os.readlink(path) if kind == "symlink" else "",
+            )
+    return facts
+
+
+def inode_groups(root: Path) -> set[frozenset[str]]:
+    """Sets of paths that share an inode (only groups of two or more)."""
+    by_inode: dict[int, set[str]] = {}
+    for dirpath, _, filenames in os.walk(root):
+        for name in filenames:
+            path = Path(dirpath, name)
+            if not path.is_symlink():
+                by_inode.setdefault(path.lstat().st_ino, set()).add(
+                    path.relative_to(root).as_posix())
+    return {frozenset(paths) for paths in by_inode.values() if len(paths) > 1}
