@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sysconfig
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,6 +39,9 @@ _VERBS = {
     Step.PRIME: "Priming",
 }
 
+# Project keys a part named by adopt-info may set with `craftctl set KEY=VALUE`.
+ADOPTABLE_VARS = ("version", "summary", "description", "title")
+
 # Paths in the project directory that are rockpack's own and never part sources.
 IGNORED_LOCAL_SOURCES = [".rockpack", "*.rock", ".git"]
 
@@ -64,7 +68,7 @@ class LifecycleResult:
 class Lifecycle:
     """craft-parts for one project, one build-for architecture, one work directory."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913
         self,
         project: Project,
         *,
@@ -74,14 +78,12 @@ class Lifecycle:
         build_for: str,
     ) -> None:
         enable_features()
+        _put_craftctl_on_path()
         self._project = project
         self._work_dir = work_dir
         self._project_dir = project_dir
-        project_vars = {
-            key: value
-            for key in ("version", "summary", "description", "title")
-            if (value := getattr(project, key)) is not None
-        }
+        # Declared even when unset: craft-parts lets adopt-info set only declared vars.
+        project_vars = {key: getattr(project, key) or "" for key in ADOPTABLE_VARS}
         try:
             self._lcm = LifecycleManager(
                 {"parts": _parts_with_plugins(project.parts)},
@@ -161,6 +163,14 @@ class Lifecycle:
             subprocess.run(["bash", "-l"], cwd=self._work_dir, check=False)
 
 
+def _put_craftctl_on_path() -> None:
+    """Part scripts call ``craftctl``; it is installed beside this Python's other scripts."""
+    scripts = Path(sysconfig.get_path("scripts"))
+    path = os.environ.get("PATH", "")
+    if (scripts / "craftctl").exists() and str(scripts) not in path.split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([str(scripts), path]) if path else str(scripts)
+
+
 def _parts_with_plugins(parts: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Parts as craft-parts takes them (a part with no plugin uses its name)."""
     return {name: dict(spec) for name, spec in parts.items()}
@@ -168,7 +178,7 @@ def _parts_with_plugins(parts: dict[str, dict[str, Any]]) -> dict[str, dict[str,
 
 def _project_vars(lcm: LifecycleManager) -> dict[str, str]:
     result: dict[str, str] = {}
-    for name in ("version", "summary", "description", "title"):
+    for name in ADOPTABLE_VARS:
         try:
             value = lcm.project_info.get_project_var(name, raw_read=True)
         except (ValueError, KeyError, PartsError):

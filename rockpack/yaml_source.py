@@ -57,9 +57,13 @@ def parse_yaml(path: Path, text: str) -> YamlSource:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
+        problem = err.problem or err.context
+        context = err.context_mark
+        if err.context and context and mark and context.line != mark.line:
+            problem = f"{problem} ({err.context} that starts at line {context.line + 1})"
         raise ProjectFileError(
             path,
-            f"is not valid YAML: {err.problem or err.context}.",
+            f"is not valid YAML: {problem}.",
             line=mark.line + 1 if mark else None,
             fix="Correct the YAML syntax at that line (indentation, quotes, colons).",
         ) from err
