@@ -56,7 +56,7 @@ class _LifecycleCommand(BaseCommand):
 
     step = "prime"
 
-    def fill_parser(self, parser: argparse.ArgumentParser) -> None:  # type: ignore[override]
+    def fill_parser(self, parser: argparse.ArgumentParser) -> None:
         _add_project_dir(parser)
         parser.add_argument(
             "--destructive-mode",
@@ -111,7 +111,7 @@ class PackCommand(_LifecycleCommand):
         "<name>_<version>_<platform>.rock."
     )
 
-    def fill_parser(self, parser: argparse.ArgumentParser) -> None:  # type: ignore[override]
+    def fill_parser(self, parser: argparse.ArgumentParser) -> None:
         super().fill_parser(parser)
         parser.add_argument(
             "-o", "--output", type=Path, help="Directory (or .rock file) to write the rock to"
@@ -130,7 +130,7 @@ class CleanCommand(BaseCommand):
     help_msg = "Remove the project's build files"
     overview = "Remove what the parts made (all of it, or only the named parts')."
 
-    def fill_parser(self, parser: argparse.ArgumentParser) -> None:  # type: ignore[override]
+    def fill_parser(self, parser: argparse.ArgumentParser) -> None:
         _add_project_dir(parser)
         parser.add_argument("parts", nargs="*", help="Clean only these parts")
 
@@ -194,7 +194,7 @@ class InitCommand(BaseCommand):
     help_msg = "Create a starting rockpack.yaml"
     overview = "Write a small, valid rockpack.yaml in the project directory."
 
-    def fill_parser(self, parser: argparse.ArgumentParser) -> None:  # type: ignore[override]
+    def fill_parser(self, parser: argparse.ArgumentParser) -> None:
         _add_project_dir(parser)
         parser.add_argument("--name", help="The rock's name (default: the directory's name)")
 
@@ -228,7 +228,7 @@ class ExpandExtensionsCommand(BaseCommand):
     help_msg = "Print the project with its extensions expanded"
     overview = "Validate the project file and print it as rockpack reads it."
 
-    def fill_parser(self, parser: argparse.ArgumentParser) -> None:  # type: ignore[override]
+    def fill_parser(self, parser: argparse.ArgumentParser) -> None:
         _add_project_dir(parser)
 
     def run(self, parsed_args: argparse.Namespace) -> int:
@@ -285,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         emit.error(RockpackError("Interrupted.", retcode=EXIT_INTERRUPTED))
         return EXIT_INTERRUPTED
-    except Exception as err:  # noqa: BLE001 - the last line of defence: report, don't trace
+    except Exception as err:
         emit.error(
             CraftError(
                 f"rockpack internal error: {err!r}",

@@ -68,7 +68,7 @@ class LifecycleResult:
 class Lifecycle:
     """craft-parts for one project, one build-for architecture, one work directory."""
 
-    def __init__(  # noqa: PLR0913
+    def __init__(
         self,
         project: Project,
         *,
@@ -103,7 +103,7 @@ class Lifecycle:
 
     @property
     def prime_dir(self) -> Path:
-        return self._lcm.project_info.prime_dir
+        return Path(self._lcm.project_info.prime_dir)
 
     def run(self, step_name: str, shell: ShellOptions | None = None) -> LifecycleResult:
         """Run every part up to ``step_name``; return where prime is."""

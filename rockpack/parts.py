@@ -38,7 +38,7 @@ class InPlaceDumpPlugin(DumpPlugin):
 
 def enable_features() -> None:
     """Turn on the craft-parts features and plugin overrides rockpack relies on."""
-    global _features_set  # noqa: PLW0603 - craft-parts' Features is a process singleton
+    global _features_set
     if not _features_set:
         Features(enable_overlay=True)
         plugins.register({"dump": InPlaceDumpPlugin})

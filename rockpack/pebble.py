@@ -183,7 +183,9 @@ class Check(RockpackModel):
         kinds = [k for k in ("http", "tcp", "exec") if getattr(self, k) is not None]
         if len(kinds) != 1:
             found = ", ".join(kinds) if kinds else "none"
-            raise ValueError(f"a check needs exactly one of 'http', 'tcp' or 'exec' (found: {found})")
+            raise ValueError(
+                f"a check needs exactly one of 'http', 'tcp' or 'exec' (found: {found})"
+            )
         return self
 
 
@@ -207,8 +209,7 @@ def check_references(
                 problems.append(
                     (
                         ("services", name, "on-check-failure"),
-                        f"service '{name}': 'on-check-failure' names unknown check "
-                        f"'{check_name}'",
+                        f"service '{name}': 'on-check-failure' names unknown check '{check_name}'",
                     )
                 )
     for name, check in checks.items():

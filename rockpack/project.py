@@ -226,7 +226,7 @@ class Project(RockpackModel):
                 raise KeyedError(
                     ("entrypoint-service",),
                     f"'entrypoint-service': service '{self.entrypoint_service}' has no default "
-                    "arguments in '[ ... ]', so it cannot be the entrypoint"
+                    "arguments in '[ ... ]', so it cannot be the entrypoint",
                 )
         if self.entrypoint_command:
             try:
@@ -235,7 +235,7 @@ class Project(RockpackModel):
                 raise KeyedError(("entrypoint-command",), f"'entrypoint-command' {err}") from err
         problems = pebble.check_references(services, self.checks or {})
         if problems:
-            key, message = problems[0]
+            key = problems[0][0]
             raise KeyedError(key, "; ".join(m for _, m in problems))
         return self
 
@@ -432,9 +432,7 @@ def _closest_key(source: YamlSource, loc: KeyPath) -> str | None:
     """A likely intended key for a misspelt one (``run_user`` -> ``run-user``)."""
     if len(loc) != 1 or not isinstance(loc[0], str):
         return None
-    known = [
-        f.alias or name for name, f in Project.model_fields.items()
-    ]
+    known = [f.alias or name for name, f in Project.model_fields.items()]
     typed = loc[0].replace("_", "-")
     if typed in known:
         return typed

@@ -41,7 +41,8 @@ def load_yaml(path: Path) -> YamlSource:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
         raise ProjectFileError(
-            path, f"is not UTF-8 text ({err.reason} at byte {err.start}).",
+            path,
+            f"is not UTF-8 text ({err.reason} at byte {err.start}).",
             fix="Save the file as UTF-8.",
         ) from err
     except OSError as err:

@@ -24,7 +24,9 @@ def write_oci_archive(
     """Write ``index`` and ``blobs`` (from ``store``) as an oci-archive at ``destination``."""
     directory = destination.parent
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".tmp", dir=directory)
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{destination.name}.", suffix=".tmp", dir=directory
+        )
     except OSError as err:
         raise PackError(
             f"Cannot write to {directory}: {err.strerror}.",
@@ -51,7 +53,7 @@ def write_oci_archive(
             handle.flush()
             os.fsync(handle.fileno())
         tmp.chmod(0o644)
-        os.replace(tmp, destination)
+        tmp.replace(destination)
     except OSError as err:
         raise PackError(
             f"Cannot write {destination}: {err.strerror}.",

@@ -89,7 +89,7 @@ class BlobStore:
                 yield writer
                 handle.flush()
             tmp.chmod(0o644)
-            os.replace(tmp, self.path(writer.digest))
+            tmp.replace(self.path(writer.digest))
         finally:
             tmp.unlink(missing_ok=True)
 

@@ -121,9 +121,7 @@ def index_json(manifests: list[tuple[Descriptor, str]]) -> bytes:
         entry = descriptor.to_json()
         entry["annotations"] = {REF_NAME: ref_name}
         entries.append(entry)
-    return canonical_json(
-        {"schemaVersion": 2, "mediaType": MEDIA_TYPE_INDEX, "manifests": entries}
-    )
+    return canonical_json({"schemaVersion": 2, "mediaType": MEDIA_TYPE_INDEX, "manifests": entries})
 
 
 def referenced_blobs(store: BlobStore, manifest: Descriptor) -> list[Descriptor]:

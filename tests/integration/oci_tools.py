@@ -43,17 +43,19 @@ def validate_rock(rock: Path) -> dict:
         for layer in manifest["layers"]
     ]
     assert config["rootfs"] == {"type": "layers", "diff_ids": diff_ids}
-    referenced = {"blobs/sha256/" + d["digest"][7:] for d in [index["manifests"][0],
-                                                               manifest["config"],
-                                                               *manifest["layers"]]}
+    referenced = {
+        "blobs/sha256/" + d["digest"][7:]
+        for d in [index["manifests"][0], manifest["config"], *manifest["layers"]]
+    }
     assert {f for f in files if f.startswith("blobs/")} == referenced  # nothing stray
     return config
 
 
 def skopeo_inspect(rock: Path) -> dict:
     skopeo = require_tool("skopeo")
-    out = subprocess.run([skopeo, "inspect", f"oci-archive:{rock}"], capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        [skopeo, "inspect", f"oci-archive:{rock}"], capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout)
 
 
@@ -62,10 +64,10 @@ def umoci_unpack(rock: Path, work: Path) -> Path:
     skopeo, umoci = require_tool("skopeo"), require_tool("umoci")
     layout, bundle = work / "layout", work / "bundle"
     work.mkdir(parents=True, exist_ok=True)
-    subprocess.run([skopeo, "copy", "-q", f"oci-archive:{rock}", f"oci:{layout}:rock"],
-                   check=True)
-    subprocess.run([umoci, "unpack", "--image", f"{layout}:rock", str(bundle)], check=True,
-                   capture_output=True)
+    subprocess.run([skopeo, "copy", "-q", f"oci-archive:{rock}", f"oci:{layout}:rock"], check=True)
+    subprocess.run(
+        [umoci, "unpack", "--image", f"{layout}:rock", str(bundle)], check=True, capture_output=True
+    )
     return bundle
 
 
@@ -76,8 +78,9 @@ class RunResult:
     stderr: str
 
 
-def runc_run(bundle: Path, args: list[str] | None = None, user: tuple[int, int] | None = None
-             ) -> RunResult:
+def runc_run(
+    bundle: Path, args: list[str] | None = None, user: tuple[int, int] | None = None
+) -> RunResult:
     """Run the bundle's process (or ``args``) under runc and collect its output."""
     runc = require_tool("runc")
     config_path = bundle / "config.json"
@@ -89,9 +92,14 @@ def runc_run(bundle: Path, args: list[str] | None = None, user: tuple[int, int] 
         config["process"]["user"] = {"uid": user[0], "gid": user[1]}
     config_path.write_text(json.dumps(config))
     container = f"rockpack-test-{uuid.uuid4().hex[:12]}"
-    result = subprocess.run([runc, "run", "--bundle", str(bundle), container],
-                            capture_output=True, text=True, timeout=60, check=False,
-                            stdin=subprocess.DEVNULL)
+    result = subprocess.run(
+        [runc, "run", "--bundle", str(bundle), container],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
     subprocess.run([runc, "delete", "--force", container], capture_output=True, check=False)
     return RunResult(result.returncode, result.stdout, result.stderr)
 
@@ -113,10 +121,18 @@ def tree_facts(root: Path) -> dict[str, FileFacts]:
         for name in dirnames + filenames:
             path = Path(dirpath, name)
             st = path.lstat()
-            kind = ("dir" if path.is_dir() and not path.is_symlink() else
-                    "symlink" if path.is_symlink() else "file")
+            kind = (
+                "dir"
+                if path.is_dir() and not path.is_symlink()
+                else "symlink"
+                if path.is_symlink()
+                else "file"
+            )
             facts[path.relative_to(root).as_posix()] = FileFacts(
-                kind, st.st_mode & 0o7777, st.st_uid, st.st_gid,
+                kind,
+                st.st_mode & 0o7777,
+                st.st_uid,
+                st.st_gid,
                 st.st_size if kind == "file" else 0,
                 os.readlink(path) if kind == "symlink" else "",
             )
@@ -131,5 +147,6 @@ def inode_groups(root: Path) -> set[frozenset[str]]:
             path = Path(dirpath, name)
             if not path.is_symlink():
                 by_inode.setdefault(path.lstat().st_ino, set()).add(
-                    path.relative_to(root).as_posix())
+                    path.relative_to(root).as_posix()
+                )
     return {frozenset(paths) for paths in by_inode.values() if len(paths) > 1}

@@ -28,15 +28,23 @@ def assert_no_rock(*directories) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("name: [unclosed\n", ["rockpack.yaml:2: is not valid YAML",
-                                 "flow sequence that starts at line 1"]),
-        (MINIMAL_TEXT.replace("platforms:\n  amd64:", "platforms: [amd64]"),
-         ["key 'platforms'", "valid dictionary"]),
+        (
+            "name: [unclosed\n",
+            ["rockpack.yaml:2: is not valid YAML", "flow sequence that starts at line 1"],
+        ),
+        (
+            MINIMAL_TEXT.replace("platforms:\n  amd64:", "platforms: [amd64]"),
+            ["key 'platforms'", "valid dictionary"],
+        ),
         (MINIMAL_TEXT + "colour: blue\n", ["rockpack.yaml:13: key 'colour': is not a known key"]),
-        (MINIMAL_TEXT.replace('summary: A test rock\n', ''),
-         ["key 'summary'", "(needed unless 'adopt-info'"]),
-        (MINIMAL_TEXT.replace("name: hello", "name: Hello_World"),
-         ["rockpack.yaml:1: key 'name': invalid name for rock"]),
+        (
+            MINIMAL_TEXT.replace("summary: A test rock\n", ""),
+            ["key 'summary'", "(needed unless 'adopt-info'"],
+        ),
+        (
+            MINIMAL_TEXT.replace("name: hello", "name: Hello_World"),
+            ["rockpack.yaml:1: key 'name': invalid name for rock"],
+        ),
         (MINIMAL_TEXT + "env:\n  A: b\n", ["key 'env': is not supported", "Pebble"]),
     ],
     ids=["malformed-yaml", "wrong-type", "unknown-key", "missing-key", "invalid-name", "env"],
@@ -64,8 +72,10 @@ def test_clean_build_not_available_says_how_to_proceed(tmp_path):
 
 
 def test_services_need_pebble_which_is_not_available(tmp_path):
-    write_project(tmp_path, MINIMAL + "    services:\n      s:\n        override: replace\n"
-                  "        command: /bin/s\n")
+    write_project(
+        tmp_path,
+        MINIMAL + "    services:\n      s:\n        override: replace\n        command: /bin/s\n",
+    )
     result = run_rockpack("pack", "--destructive-mode", "--project-dir", tmp_path)
     assert_clean_failure(result, "needs Pebble")
     assert not (tmp_path / ".rockpack").exists()  # failed before any part ran
@@ -73,8 +83,13 @@ def test_services_need_pebble_which_is_not_available(tmp_path):
 
 def test_bad_source_date_epoch(tmp_path):
     write_project(tmp_path, MINIMAL)
-    result = run_rockpack("pack", "--destructive-mode", "--project-dir", tmp_path,
-                          env={"SOURCE_DATE_EPOCH": "yesterday"})
+    result = run_rockpack(
+        "pack",
+        "--destructive-mode",
+        "--project-dir",
+        tmp_path,
+        env={"SOURCE_DATE_EPOCH": "yesterday"},
+    )
     assert_clean_failure(result, "SOURCE_DATE_EPOCH='yesterday'")
 
 
@@ -89,7 +104,9 @@ def test_missing_version_at_pack_time(tmp_path):
 @pytest.mark.integration
 def test_adopted_version_names_the_rock(tmp_path):
     text = MINIMAL.replace('    version: "1.0"\n', "    adopt-info: hello\n")
-    text = text.replace("plugin: nil", "plugin: nil\n        override-build: craftctl set version=2.5")
+    text = text.replace(
+        "plugin: nil", "plugin: nil\n        override-build: craftctl set version=2.5"
+    )
     write_project(tmp_path, text)
     result = run_rockpack("pack", "--destructive-mode", "--project-dir", tmp_path)
     assert result.returncode == 0, result.stderr
@@ -100,8 +117,14 @@ def test_adopted_version_names_the_rock(tmp_path):
 def test_output_that_is_not_a_directory(tmp_path):
     write_project(tmp_path / "p", MINIMAL)
     (tmp_path / "file").write_text("x")
-    result = run_rockpack("pack", "--destructive-mode", "--project-dir", tmp_path / "p",
-                          "-o", tmp_path / "file" / "out")
+    result = run_rockpack(
+        "pack",
+        "--destructive-mode",
+        "--project-dir",
+        tmp_path / "p",
+        "-o",
+        tmp_path / "file" / "out",
+    )
     assert_clean_failure(result, "Cannot create the output directory", "--output")
     assert_no_rock(tmp_path)
 
@@ -111,13 +134,17 @@ def test_read_only_output_directory(tmp_path):
     write_project(tmp_path / "p", MINIMAL)
     readonly = tmp_path / "ro"
     readonly.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(readonly)],
-                             capture_output=True, check=False)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(readonly)],
+        capture_output=True,
+        check=False,
+    )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a read-only tmpfs here: {mounted.stderr!r}")
     try:
-        result = run_rockpack("pack", "--destructive-mode", "--project-dir", tmp_path / "p",
-                              "-o", readonly)
+        result = run_rockpack(
+            "pack", "--destructive-mode", "--project-dir", tmp_path / "p", "-o", readonly
+        )
         assert_clean_failure(result, f"Cannot write to {readonly}", "Read-only file system")
     finally:
         subprocess.run(["umount", str(readonly)], check=True)

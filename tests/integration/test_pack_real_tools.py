@@ -25,8 +25,9 @@ EPOCH = "1700000000"
 
 
 def pack(project_dir, *extra, env=None):
-    result = run_rockpack("pack", "--destructive-mode", "--project-dir", project_dir, *extra,
-                          env=env)
+    result = run_rockpack(
+        "pack", "--destructive-mode", "--project-dir", project_dir, *extra, env=env
+    )
     assert result.returncode == 0, result.stderr
     return result
 
@@ -87,7 +88,9 @@ def test_metadata_survives_from_packages_and_tar_sources(tmp_path):
     project = tmp_path / "project"
     project.mkdir()
     shutil.move(tmp_path / "tree.tar", project / "tree.tar")
-    write_project(project, """
+    write_project(
+        project,
+        """
         name: meta-check
         version: "0.1"
         summary: metadata survives
@@ -104,7 +107,8 @@ def test_metadata_survives_from_packages_and_tar_sources(tmp_path):
           tree:
             plugin: dump
             source: tree.tar
-    """)
+    """,
+    )
     pack(project)
     rootfs = umoci_unpack(project / "meta-check_0.1_amd64.rock", tmp_path / "u") / "rootfs"
     facts = tree_facts(rootfs)
@@ -133,7 +137,9 @@ def test_hardlinked_data_is_stored_once(tmp_path):
     source.mkdir(parents=True)
     (source / "one").write_bytes(os.urandom(5 * 1024 * 1024))
     os.link(source / "one", source / "two")
-    write_project(tmp_path / "project", """
+    write_project(
+        tmp_path / "project",
+        """
         name: hardlinks
         version: "1"
         summary: two names, one file
@@ -147,7 +153,8 @@ def test_hardlinked_data_is_stored_once(tmp_path):
           files:
             plugin: dump
             source: files
-    """)
+    """,
+    )
     pack(tmp_path / "project")
     rock = tmp_path / "project/hardlinks_1_amd64.rock"
     validate_rock(rock)
@@ -183,10 +190,18 @@ def test_shell_after_opens_a_shell_in_the_build_environment(tmp_path):
     project = tmp_path / "p"
     shutil.copytree(REPO / "examples", project)
     result = subprocess.run(
-        [str(REPO / ".venv/bin/rockpack"), "prime", "--destructive-mode", "--shell-after",
-         "--project-dir", str(project)],
+        [
+            str(REPO / ".venv/bin/rockpack"),
+            "prime",
+            "--destructive-mode",
+            "--shell-after",
+            "--project-dir",
+            str(project),
+        ],
         input="test -x prime/bin/busybox && touch shell-was-here\nexit\n",
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert (project / ".rockpack/work/amd64/shell-was-here").exists()

@@ -18,8 +18,13 @@ def test_archive_holds_layout_and_blobs(tmp_path):
     write_oci_archive(dest, store, b"{}", [blob, blob], mtime=5)
     with tarfile.open(dest) as archive:
         names = archive.getnames()
-        assert names == ["blobs", "blobs/sha256", "blobs/sha256/" + blob.digest[7:], "index.json",
-                         "oci-layout"]
+        assert names == [
+            "blobs",
+            "blobs/sha256",
+            "blobs/sha256/" + blob.digest[7:],
+            "index.json",
+            "oci-layout",
+        ]
         assert all(m.mtime == 5 and m.uid == 0 and m.uname == "" for m in archive.getmembers())
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 

@@ -29,8 +29,17 @@ def content(tmp_path):
 def sample_entries(content) -> list[Entry]:
     return [
         Entry("bin", Kind.DIR, 0o755, mtime=100),
-        Entry("bin/tool", Kind.FILE, 0o4755, 0, 0, 200, 5000, source=content,
-              xattrs=(("security.capability", CAP_NET_BIND), ("user.note", b"hi"))),
+        Entry(
+            "bin/tool",
+            Kind.FILE,
+            0o4755,
+            0,
+            0,
+            200,
+            5000,
+            source=content,
+            xattrs=(("security.capability", CAP_NET_BIND), ("user.note", b"hi")),
+        ),
         Entry("bin/tool-again", Kind.HARDLINK, 0o4755, mtime=200, link_target="bin/tool"),
         Entry("data", Kind.DIR, 0o2770, 1001, 1002, 300),
         Entry("data/fifo", Kind.FIFO, 0o600, mtime=300),
@@ -67,8 +76,15 @@ def test_tarfile_reads_back_every_field(tmp_path, content):
     blob = layer_bytes(store, write_layer(sample_entries(content), store))
     with tarfile.open(fileobj=io.BytesIO(blob)) as archive:
         members = {m.name.rstrip("/"): m for m in archive.getmembers()}
-        assert list(members) == ["bin", "bin/tool", "bin/tool-again", "data", "data/fifo",
-                                 "data/link", "tmp"]
+        assert list(members) == [
+            "bin",
+            "bin/tool",
+            "bin/tool-again",
+            "data",
+            "data/fifo",
+            "data/link",
+            "tmp",
+        ]
         tool = members["bin/tool"]
         assert tool.isreg() and tool.mode == 0o4755 and tool.size == 5000 and tool.mtime == 200
         assert (tool.uname, tool.gname) == ("", "")
@@ -93,13 +109,17 @@ def test_gnu_tar_reads_the_layer(tmp_path, content):
         ["tar", "--numeric-owner", "-tvzf", str(path)], capture_output=True, text=True, check=True
     ).stdout.splitlines()
     assert listing[1].startswith("-rwsr-xr-x 0/0") and listing[1].endswith("bin/tool")
-    assert listing[2].startswith("hrwsr-xr-x") and listing[2].endswith("bin/tool-again link to bin/tool")
+    assert listing[2].startswith("hrwsr-xr-x") and listing[2].endswith(
+        "bin/tool-again link to bin/tool"
+    )
     assert listing[3].startswith("drwxrws--- 1001/1002")
     assert listing[6].startswith("drwxrwxrwt")
     out = tmp_path / "out"
     out.mkdir()
-    subprocess.run(["tar", "-xzf", str(path), "-C", str(out), "--xattrs", "--xattrs-include=user.*"],
-                   check=True)
+    subprocess.run(
+        ["tar", "-xzf", str(path), "-C", str(out), "--xattrs", "--xattrs-include=user.*"],
+        check=True,
+    )
     assert (out / "bin/tool").stat().st_ino == (out / "bin/tool-again").stat().st_ino
     assert (out / "bin/tool").stat().st_nlink == 2
 

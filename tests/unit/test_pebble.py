@@ -77,9 +77,14 @@ def test_backoff_factor_at_least_one():
         service(**{"backoff-factor": 0.5})
 
 
-@pytest.mark.parametrize(("key", "value"), [("on-success", "success-shutdown"),
-                                            ("on-failure", "failure-shutdown"),
-                                            ("startup", "sometimes")])
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("on-success", "success-shutdown"),
+        ("on-failure", "failure-shutdown"),
+        ("startup", "sometimes"),
+    ],
+)
 def test_exit_actions_and_startup_are_checked_per_key(key, value):
     with pytest.raises(pydantic.ValidationError):
         service(**{key: value})
@@ -114,5 +119,8 @@ def test_references_name_the_service_and_field():
     problems = check_references(services, checks)
     assert problems == [
         (("services", "a", "requires"), "service 'a': 'requires' names unknown service 'ghost'"),
-        (("checks", "c", "exec"), "check 'c': 'exec.service-context' names unknown service 'nobody'"),
+        (
+            ("checks", "c", "exec"),
+            "check 'c': 'exec.service-context' names unknown service 'nobody'",
+        ),
     ]

@@ -86,7 +86,9 @@ def test_image_config_and_manifest(tmp_path):
     assert labels["org.opencontainers.image.title"] == "hello"
     assert document["annotations"] == labels
     assert [b.digest for b in referenced_blobs(store, manifest)] == [
-        manifest.digest, document["config"]["digest"], layers[0].descriptor.digest
+        manifest.digest,
+        document["config"]["digest"],
+        layers[0].descriptor.digest,
     ]
     index = json.loads(index_json([(manifest, "1.0")]))
     entry = index["manifests"][0]
@@ -95,8 +97,9 @@ def test_image_config_and_manifest(tmp_path):
 
 
 def test_arm64_gets_its_variant(tmp_path):
-    arm = RockInfo(project=project(), version="1", platform="arm64", build_for="arm64",
-                   created=rfc3339(0))
+    arm = RockInfo(
+        project=project(), version="1", platform="arm64", build_for="arm64", created=rfc3339(0)
+    )
     spec = image_spec(arm, [])
     assert (spec.architecture, spec.variant) == ("arm64", "v8")
 
