@@ -23,6 +23,7 @@ from rockpack.package_modes import stage_package_overrides
 from rockpack.prime import ScanOptions, default_owner_map, scan_tree
 from rockpack.project import LoadedProject, Project
 from rockpack.providers import check_host_matches, require_destructive_mode
+from rockpack.repositories import refuse_unapplied
 from rockpack.rock_image import RockInfo, image_spec, metadata_entries, needs_pebble, rfc3339
 from rockpack.workspace import Workspace, project_lock, user_cache_dir
 
@@ -77,6 +78,7 @@ def preflight(loaded: LoadedProject, options: BuildOptions, *, packing: bool) ->
     project = loaded.project
     require_destructive_mode(options.destructive_mode)
     check_host_matches(project.effective_build_base)
+    refuse_unapplied(project.package_repositories)
     if not packing:
         return
     if project.base != "bare":

@@ -17,6 +17,7 @@ from rockpack import pebble
 from rockpack.architectures import SUPPORTED_ARCHS
 from rockpack.errors import ProjectFileError, ProjectFileErrors, ProjectNotFoundError
 from rockpack.model_base import RockpackModel
+from rockpack.repositories import repository_problems
 from rockpack.yaml_source import KeyPath, YamlSource, load_yaml
 
 PROJECT_FILE_NAMES = ("rockpack.yaml", "rockcraft.yaml")
@@ -299,6 +300,7 @@ def validate_project(source: YamlSource) -> LoadedProject:
     except pydantic.ValidationError as err:
         errors = [_to_file_error(source, e) for e in err.errors()]
     errors += _part_errors(source, data)
+    errors += _repository_errors(source, data.get("package-repositories"))
     if errors or project is None:
         errors.sort(key=lambda e: e.line or 0)
         raise ProjectFileErrors(errors)
@@ -326,6 +328,22 @@ def _expand_extensions(source: YamlSource, data: dict[str, Any]) -> None:
             fix="Write out the parts and services the extension would add, and remove "
             "'extensions'.",
         )
+
+
+def _repository_errors(source: YamlSource, repositories: object) -> list[ProjectFileError]:
+    errors = []
+    for sub, message, kind in repository_problems(repositories):
+        loc = ("package-repositories", *sub)
+        errors.append(
+            ProjectFileError(
+                source.path,
+                message if message.endswith(".") else message + ".",
+                key=".".join(map(str, loc)),
+                line=source.line_of(loc),
+                fix=_TYPE_FIXES.get(kind),
+            )
+        )
+    return errors
 
 
 def _part_errors(source: YamlSource, data: dict[str, Any]) -> list[ProjectFileError]:

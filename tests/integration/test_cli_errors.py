@@ -165,3 +165,13 @@ def test_two_runs_in_one_project_do_not_overlap(tmp_path):
         assert_clean_failure(result, "Another rockpack run (pid 4242)")
     finally:
         os.close(fd)
+
+
+def test_package_repositories_are_not_applied_to_this_host(tmp_path):
+    write_project(
+        tmp_path,
+        MINIMAL + "    package-repositories:\n      - type: apt\n        ppa: team/archive\n",
+    )
+    result = run_rockpack("pack", "--destructive-mode", "--project-dir", tmp_path)
+    assert_clean_failure(result, "package-repositories, which rockpack does not apply yet")
+    assert not (tmp_path / ".rockpack").exists()

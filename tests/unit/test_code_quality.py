@@ -16,6 +16,7 @@ from tests.conftest import REPO
     ids=["ruff", "mypy-strict"],
 )
 def test_code_quality(command):
-    result = subprocess.run([sys.executable, "-m", *command], cwd=REPO, capture_output=True,
-                            text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", *command], cwd=REPO, capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stdout + result.stderr

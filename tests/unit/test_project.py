@@ -322,3 +322,11 @@ def test_no_project_file(tmp_path):
     with pytest.raises(ProjectNotFoundError) as info:
         find_project_file(tmp_path)
     assert "rockpack init" in info.value.resolution
+
+
+def test_package_repositories_are_validated_by_craft_archives():
+    text = with_lines({}, "package-repositories:\n  - type: apt\n    url: http://x/\n")
+    err = only_error(text)
+    assert (err.key, err.line) == ("package-repositories.0.key-id", 14)  # the entry
+    ppa = with_lines({}, "package-repositories:\n  - type: apt\n    ppa: team/archive\n")
+    assert load(ppa).project.package_repositories == [{"type": "apt", "ppa": "team/archive"}]
