@@ -94,7 +94,18 @@ def _detach_brackets(words: list[str]) -> list[str]:
     return out
 
 
-class Service(RockpackModel):
+class _RunsAs(RockpackModel):
+    """Where and as whom a Pebble service or exec check runs its command."""
+
+    environment: dict[str, str] | None = None
+    user: str | None = None
+    user_id: int | None = Field(default=None, ge=0)
+    group: str | None = None
+    group_id: int | None = Field(default=None, ge=0)
+    working_dir: str | None = None
+
+
+class Service(_RunsAs):
     """A Pebble service."""
 
     override: Override = Field(description="How this layer combines with lower layers.")
@@ -105,12 +116,6 @@ class Service(RockpackModel):
     after: list[str] | None = None
     before: list[str] | None = None
     requires: list[str] | None = None
-    environment: dict[str, str] | None = None
-    user: str | None = None
-    user_id: int | None = Field(default=None, ge=0)
-    group: str | None = None
-    group_id: int | None = Field(default=None, ge=0)
-    working_dir: str | None = None
     on_success: Literal["restart", "shutdown", "failure-shutdown", "ignore"] | None = None
     on_failure: Literal["restart", "shutdown", "success-shutdown", "ignore"] | None = None
     on_check_failure: (
@@ -152,17 +157,11 @@ class TcpCheck(RockpackModel):
     host: str | None = None
 
 
-class ExecCheck(RockpackModel):
+class ExecCheck(_RunsAs):
     """An exec check: succeeds when the command exits 0."""
 
     command: str
     service_context: str | None = None
-    environment: dict[str, str] | None = None
-    user: str | None = None
-    user_id: int | None = Field(default=None, ge=0)
-    group: str | None = None
-    group_id: int | None = Field(default=None, ge=0)
-    working_dir: str | None = None
 
 
 class Check(RockpackModel):

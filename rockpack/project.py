@@ -6,7 +6,7 @@ import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import pydantic
 from license_expression import get_spdx_licensing
@@ -27,18 +27,7 @@ NAME_MAX = 40
 VERSION_RE = r"^[a-zA-Z0-9](?:[a-zA-Z0-9:.+~-]{0,30}[a-zA-Z0-9+~])?$"
 SUMMARY_MAX = 78
 
-BASES = (
-    "bare",
-    "ubuntu@20.04",
-    "ubuntu@22.04",
-    "ubuntu@24.04",
-    "ubuntu@25.10",
-    "ubuntu@26.04",
-    "debian@12",
-    "debian@13",
-)
-BaseName = Literal[
-    "bare",
+DistroBase = Literal[
     "ubuntu@20.04",
     "ubuntu@22.04",
     "ubuntu@24.04",
@@ -47,19 +36,11 @@ BaseName = Literal[
     "debian@12",
     "debian@13",
 ]
-BuildBaseName = Literal[
-    "ubuntu@20.04",
-    "ubuntu@22.04",
-    "ubuntu@24.04",
-    "ubuntu@25.10",
-    "ubuntu@26.04",
-    "debian@12",
-    "debian@13",
-    "devel",
-]
+BaseName = Literal["bare", DistroBase]
+BuildBaseName = Literal[DistroBase, "devel"]
+BASES: tuple[str, ...] = ("bare", *get_args(DistroBase))
 # Rockcraft still reads these with a warning; any other "distro:version" is an error.
 DEPRECATED_COLON_BASES = {"ubuntu:20.04": "ubuntu@20.04", "ubuntu:22.04": "ubuntu@22.04"}
-RUN_USERS = ("_daemon_",)
 
 LEGACY_KEYS = ("cmd", "entrypoint", "env")
 LEGACY_MESSAGE = (
