@@ -72,6 +72,11 @@ class _LifecycleCommand(BaseCommand):
             "--shell-after", action="store_true", help="Open a shell after the last step"
         )
         parser.add_argument("--debug", action="store_true", help="Open a shell if a step fails")
+        parser.add_argument(
+            "--refresh-base",
+            action="store_true",
+            help="Resolve the base image's tag again instead of using the pinned digest",
+        )
 
     def _options(self, parsed: argparse.Namespace) -> Any:
         from rockpack.pack import BuildOptions
@@ -84,6 +89,7 @@ class _LifecycleCommand(BaseCommand):
             shell=ShellOptions(
                 shell=parsed.shell, shell_after=parsed.shell_after, debug=parsed.debug
             ),
+            refresh_base=parsed.refresh_base,
         )
 
     def run(self, parsed_args: argparse.Namespace) -> int:

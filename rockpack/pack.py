@@ -13,19 +13,29 @@ from pathlib import Path
 from craft_cli import emit
 
 from rockpack.architectures import host_arch
+from rockpack.base_view import base_index
+from rockpack.bases import BaseImage, obtain_base
 from rockpack.errors import PackError, PlatformError
+from rockpack.layering import place_on_base
 from rockpack.lifecycle import Lifecycle, LifecycleResult, ShellOptions
 from rockpack.oci.archive import write_oci_archive
 from rockpack.oci.blobs import BlobStore
 from rockpack.oci.image import index_json, referenced_blobs, write_image
-from rockpack.oci.layer import write_layer
+from rockpack.oci.layer import Layer, write_layer
 from rockpack.package_modes import stage_package_overrides
+from rockpack.parts import has_overlay
 from rockpack.prime import ScanOptions, default_owner_map, scan_tree
 from rockpack.project import LoadedProject, Project
 from rockpack.providers import check_host_matches, require_destructive_mode
 from rockpack.repositories import refuse_unapplied
 from rockpack.rock_image import RockInfo, image_spec, metadata_entries, needs_pebble, rfc3339
-from rockpack.workspace import Workspace, project_lock, user_cache_dir
+from rockpack.workspace import (
+    Workspace,
+    base_view_dir,
+    project_lock,
+    shared_blob_root,
+    user_cache_dir,
+)
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,7 @@ class BuildOptions:
     build_for: str | None = None
     epoch: int | None = None  # SOURCE_DATE_EPOCH
     shell: ShellOptions = field(default_factory=ShellOptions)
+    refresh_base: bool = False  # resolve the base's tag again instead of using the pin
 
 
 def build_targets(
@@ -79,14 +90,13 @@ def preflight(loaded: LoadedProject, options: BuildOptions, *, packing: bool) ->
     require_destructive_mode(options.destructive_mode)
     check_host_matches(project.effective_build_base)
     refuse_unapplied(project.package_repositories)
+    if project.base != "bare" and any(has_overlay(p) for p in project.parts.values()):
+        raise PackError(
+            "The overlay step (overlay-packages, overlay-script, overlay) is not supported yet.",
+            resolution="Install the packages with stage-packages instead.",
+        )
     if not packing:
         return
-    if project.base != "bare":
-        raise PackError(
-            f"Packing on base '{project.base}' needs its image pulled from a registry, which "
-            "rockpack cannot do yet.",
-            resolution="Use 'base: bare' with a 'build-base' for now.",
-        )
     if needs_pebble(project):
         raise PackError(
             "This project needs Pebble (it has services or checks, or no entrypoint-command), "
@@ -109,12 +119,34 @@ def pack(loaded: LoadedProject, options: BuildOptions, output: Path | None) -> l
     """Build and pack every selected platform; return the .rock files written."""
     preflight(loaded, options, packing=True)
     workspace = Workspace(loaded.project_dir)
+    project = loaded.project
     with project_lock(workspace):
+        targets = build_targets(project, platform=options.platform, build_for=options.build_for)
+        bases = {
+            target.platform: _obtain_base(project, target, options, workspace) for target in targets
+        }
         results = _run_targets(loaded, "prime", options, workspace)
         return [
-            _pack_one(loaded, target, result, options, workspace, output)
+            _pack_one(loaded, target, result, options, workspace, output, bases[target.platform])
             for target, result in results
         ]
+
+
+def _obtain_base(
+    project: Project, target: BuildTarget, options: BuildOptions, workspace: Workspace
+) -> BaseImage | None:
+    if project.base == "bare":
+        return None
+    emit.progress(f"Obtaining base {project.base} for {target.build_for}")
+    base = obtain_base(
+        project.base,
+        target.build_for,
+        cache=BlobStore(shared_blob_root()),
+        pin_file=workspace.base_pins,
+        refresh=options.refresh_base,
+    )
+    emit.debug(f"Base {project.base} is {base.reference}")
+    return base
 
 
 def _run_targets(
@@ -145,6 +177,7 @@ def _pack_one(
     options: BuildOptions,
     workspace: Workspace,
     output: Path | None,
+    base: BaseImage | None,
 ) -> Path:
     project = loaded.project
     version = project.version or result.project_vars.get("version")
@@ -164,6 +197,7 @@ def _pack_one(
         platform=target.platform,
         build_for=target.build_for,
         created=rfc3339(created_epoch),
+        base=base,
     )
     destination = _destination(output, loaded.project_dir, project.name, version, target.platform)
 
@@ -173,24 +207,43 @@ def _pack_one(
         result.prime_dir,
         ScanOptions(epoch=epoch, owner_map=default_owner_map(), overrides=overrides),
     )
+    cache = BlobStore(shared_blob_root())
+    base_layers: list[Layer] = []
+    if base is not None:
+        placement = place_on_base(entries, base_index(base, cache, base_view_dir()))
+        entries = placement.entries
+        emit.progress(
+            f"Pruned {placement.pruned_files} files ({_megabytes(placement.pruned_bytes)}) and "
+            f"{placement.pruned_dirs} directories the base already has; "
+            f"{placement.redirected} paths follow the base's symlinks",
+            permanent=True,
+        )
+        base_layers = [
+            Layer(descriptor=descriptor, diff_id=diff_id)
+            for descriptor, diff_id in zip(base.layers, base.diff_ids, strict=True)
+        ]
     store = BlobStore(workspace.blob_root)
     parts_layer = write_layer(entries, store)
     meta_layer = write_layer(metadata_entries(info, created_epoch), store)
     emit.debug(f"Parts layer {parts_layer.descriptor.digest}: {len(entries)} entries")
 
     spec = image_spec(info, ["parts: " + ", ".join(sorted(project.parts)), "rock metadata"])
-    manifest = write_image(store, spec, [parts_layer, meta_layer])
+    manifest = write_image(store, spec, [*base_layers, parts_layer, meta_layer])
     index = index_json([(manifest, version)])
     emit.progress(f"Writing {destination.name}")
     write_oci_archive(
         destination,
-        store,
+        [store, cache],
         index,
         referenced_blobs(store, manifest),
         mtime=epoch if epoch is not None else 0,
     )
     emit.message(f"Packed {destination} ({manifest.digest})")
     return destination
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB"
 
 
 def _destination(

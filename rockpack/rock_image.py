@@ -13,6 +13,7 @@ import yaml
 
 from rockpack import __version__, pebble
 from rockpack.architectures import DEB_TO_OCI
+from rockpack.bases import BaseImage
 from rockpack.errors import PackError
 from rockpack.oci.entries import Entry, Kind
 from rockpack.oci.image import HistoryItem, ImageSpec, RuntimeConfig
@@ -33,6 +34,7 @@ class RockInfo:
     platform: str
     build_for: str
     created: str  # RFC 3339, UTC
+    base: BaseImage | None = None  # None for a bare base
 
 
 def rfc3339(epoch: int) -> str:
@@ -45,12 +47,23 @@ def needs_pebble(project: Project) -> bool:
     return has_services or not project.entrypoint_command
 
 
-def runtime_config(project: Project) -> RuntimeConfig:
+def base_env(base: BaseImage | None) -> dict[str, str]:
+    """The base image's Env, as a mapping (PATH above all)."""
+    if base is None:
+        return {}
+    env = {}
+    for item in (base.config.get("config") or {}).get("Env") or []:
+        key, _, value = str(item).partition("=")
+        env[key] = value
+    return env
+
+
+def runtime_config(project: Project, base: BaseImage | None = None) -> RuntimeConfig:
     """Entrypoint, Cmd, Env and User for a rock that does not run Pebble."""
     if not project.entrypoint_command:
         raise PackError("Only projects with 'entrypoint-command' can be packed without Pebble.")
     entrypoint, cmd = pebble.split_command(project.entrypoint_command, attached_brackets=True)
-    env = dict(project.environment or {})
+    env = {**base_env(base), **(project.environment or {})}
     env.setdefault("PATH", DEFAULT_PATH)
     user = ""
     if project.run_user:
@@ -75,9 +88,12 @@ def oci_annotations_for(project: Project) -> dict[str, str]:
 
 def image_spec(info: RockInfo, layer_comments: list[str]) -> ImageSpec:
     """The image config and manifest facts for ``info``."""
-    runtime = runtime_config(info.project)
+    runtime = runtime_config(info.project, info.base)
     labels = {**runtime.labels, "org.opencontainers.image.version": info.version}
     labels["org.opencontainers.image.created"] = info.created
+    if info.base is not None:
+        labels["org.opencontainers.image.base.name"] = str(info.base.reference).partition("@")[0]
+        labels["org.opencontainers.image.base.digest"] = info.base.manifest_digest
     runtime = RuntimeConfig(
         entrypoint=runtime.entrypoint,
         cmd=runtime.cmd,
@@ -86,7 +102,7 @@ def image_spec(info: RockInfo, layer_comments: list[str]) -> ImageSpec:
         labels=labels,
     )
     platform = DEB_TO_OCI[info.build_for]
-    history = [
+    history = _base_history(info.base) + [
         HistoryItem(created=info.created, created_by=f"rockpack {__version__}", comment=comment)
         for comment in layer_comments
     ]
@@ -100,6 +116,22 @@ def image_spec(info: RockInfo, layer_comments: list[str]) -> ImageSpec:
     )
 
 
+def _base_history(base: BaseImage | None) -> list[HistoryItem]:
+    if base is None:
+        return []
+    items = []
+    for item in base.config.get("history") or []:
+        items.append(
+            HistoryItem(
+                created=str(item.get("created", "")),
+                created_by=str(item.get("created_by", "")),
+                comment=str(item.get("comment", "")),
+                empty_layer=bool(item.get("empty_layer", False)),
+            )
+        )
+    return items
+
+
 def metadata_yaml(info: RockInfo) -> bytes:
     """Contents of /.rock/metadata.yaml."""
     project = info.project
@@ -110,6 +142,7 @@ def metadata_yaml(info: RockInfo) -> bytes:
         "summary": project.summary or "",
         "created": info.created,
         "base": project.base,
+        "base-digest": info.base.manifest_digest if info.base else "",
         "build-base": project.effective_build_base,
         "architecture": info.build_for,
         "rockpack-version": __version__,

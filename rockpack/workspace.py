@@ -37,11 +37,25 @@ class Workspace:
     def lock_path(self) -> Path:
         return self.state_dir / "lock"
 
+    @property
+    def base_pins(self) -> Path:
+        """The digests the project's bases resolved to, so later runs need no registry."""
+        return self.state_dir / "bases.lock.json"
+
 
 def user_cache_dir() -> Path:
     """$XDG_CACHE_HOME/rockpack (or ~/.cache/rockpack): shared by every project."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "rockpack"
+
+
+def shared_blob_root() -> Path:
+    """Blobs pulled from registries: content-addressed, shared by every project."""
+    return user_cache_dir() / "oci"
+
+
+def base_view_dir() -> Path:
+    return user_cache_dir() / "base-views"
 
 
 @contextmanager

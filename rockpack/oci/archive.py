@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tarfile
 import tempfile
+from collections.abc import Sequence
 from io import BytesIO
 from pathlib import Path
 
@@ -19,9 +20,18 @@ from rockpack.oci.image import OCI_LAYOUT
 
 
 def write_oci_archive(
-    destination: Path, store: BlobStore, index: bytes, blobs: list[Descriptor], *, mtime: int
+    destination: Path,
+    stores: Sequence[BlobStore],
+    index: bytes,
+    blobs: list[Descriptor],
+    *,
+    mtime: int,
 ) -> None:
-    """Write ``index`` and ``blobs`` (from ``store``) as an oci-archive at ``destination``."""
+    """Write ``index`` and ``blobs`` as an oci-archive at ``destination``.
+
+    Each blob is taken from the first of ``stores`` that has it (the project's own
+    layers, then the shared cache holding the base's).
+    """
     directory = destination.parent
     try:
         fd, tmp_name = tempfile.mkstemp(
@@ -44,7 +54,7 @@ def write_oci_archive(
                         continue
                     seen.add(blob.digest)
                     hexdigest = blob.digest.partition(":")[2]
-                    path = store.path(blob.digest)
+                    path = _find(stores, blob.digest)
                     info = _file_info(f"blobs/sha256/{hexdigest}", path.stat().st_size, mtime)
                     with path.open("rb") as content:
                         archive.addfile(info, content)
@@ -61,6 +71,16 @@ def write_oci_archive(
         ) from err
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _find(stores: Sequence[BlobStore], digest: str) -> Path:
+    for store in stores:
+        if store.has(digest):
+            return store.path(digest)
+    raise PackError(
+        f"Blob {digest} is missing from rockpack's stores.",
+        resolution="Run 'rockpack clean' and pack again.",
+    )
 
 
 def _file_info(name: str, size: int, mtime: int) -> tarfile.TarInfo:

@@ -78,8 +78,14 @@ class BlobStore:
         return self.path(digest).is_file()
 
     @contextmanager
-    def ingest(self) -> Iterator[BlobWriter]:
-        """Write a new blob; it lands under its digest only if the block completes."""
+    def ingest(
+        self, expected: str | None = None, size: int | None = None, source: str = ""
+    ) -> Iterator[BlobWriter]:
+        """Write a new blob; it lands under its digest only if the block completes.
+
+        With ``expected`` (and ``size``), content that does not match is refused and
+        nothing is stored.
+        """
         self._dir.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=".ingest-", dir=self._dir)
         tmp = Path(tmp_name)
@@ -88,6 +94,16 @@ class BlobStore:
                 writer = BlobWriter(handle)
                 yield writer
                 handle.flush()
+            if expected is not None and (
+                writer.digest != expected or (size is not None and writer.size != size)
+            ):
+                raise LayerError(
+                    f"Blob {expected}{' from ' + source if source else ''} does not match its "
+                    f"digest: got {writer.size} bytes hashing to {writer.digest}"
+                    + (f" (expected {size} bytes)." if size is not None else "."),
+                    resolution="The source sent corrupt or tampered data; try again, or "
+                    "check the registry or mirror serving it.",
+                )
             tmp.chmod(0o644)
             tmp.replace(self.path(writer.digest))
         finally:

@@ -15,7 +15,7 @@ def test_archive_holds_layout_and_blobs(tmp_path):
     store = BlobStore(tmp_path / "oci")
     blob = store.put_bytes(b"hello", "text/plain")
     dest = tmp_path / "x.rock"
-    write_oci_archive(dest, store, b"{}", [blob, blob], mtime=5)
+    write_oci_archive(dest, [store], b"{}", [blob, blob], mtime=5)
     with tarfile.open(dest) as archive:
         names = archive.getnames()
         assert names == [
@@ -32,8 +32,8 @@ def test_archive_holds_layout_and_blobs(tmp_path):
 def test_same_input_same_archive(tmp_path):
     store = BlobStore(tmp_path / "oci")
     blob = store.put_bytes(b"hello", "text/plain")
-    write_oci_archive(tmp_path / "a.rock", store, b"{}", [blob], mtime=0)
-    write_oci_archive(tmp_path / "b.rock", store, b"{}", [blob], mtime=0)
+    write_oci_archive(tmp_path / "a.rock", [store], b"{}", [blob], mtime=0)
+    write_oci_archive(tmp_path / "b.rock", [store], b"{}", [blob], mtime=0)
     assert (tmp_path / "a.rock").read_bytes() == (tmp_path / "b.rock").read_bytes()
 
 
@@ -42,8 +42,8 @@ def test_failure_leaves_earlier_archive_and_no_temporary_file(tmp_path):
     dest = tmp_path / "x.rock"
     dest.write_bytes(b"earlier rock")
     missing = Descriptor("text/plain", "sha256:" + "0" * 64, 1)
-    with pytest.raises(PackError, match="Cannot write"):
-        write_oci_archive(dest, store, b"{}", [missing], mtime=0)
+    with pytest.raises(PackError, match="is missing"):
+        write_oci_archive(dest, [store], b"{}", [missing], mtime=0)
     assert dest.read_bytes() == b"earlier rock"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.rock"]
 
@@ -51,7 +51,7 @@ def test_failure_leaves_earlier_archive_and_no_temporary_file(tmp_path):
 def test_unwritable_directory_is_a_clear_error(tmp_path):
     store = BlobStore(tmp_path / "oci")
     with pytest.raises(PackError, match="Cannot write to") as info:
-        write_oci_archive(tmp_path / "no" / "x.rock", store, b"{}", [], mtime=0)
+        write_oci_archive(tmp_path / "no" / "x.rock", [store], b"{}", [], mtime=0)
     assert "--output" in info.value.resolution
 
 
