@@ -61,7 +61,7 @@ def normalise(name: str, layer: str) -> str:
     return "/".join(parts)
 
 
-def iter_layer(path: Path, label: str) -> Iterator[tuple[Member, IO[bytes] | None]]:
+def iter_layer(path: Path, label: str) -> Iterator[tuple[Member, _Checked | None]]:
     """Members of the layer blob at ``path``, each with its content stream if a file.
 
     A content stream is valid only until the next member is taken.
@@ -78,14 +78,35 @@ def iter_layer(path: Path, label: str) -> Iterator[tuple[Member, IO[bytes] | Non
                     member = _member(info, label)
                     if member is None:
                         continue
-                    content = archive.extractfile(info) if member.kind == Kind.FILE else None
-                    yield member, content
-        except (tarfile.TarError, EOFError, zlib.error, OSError, zstandard.ZstdError) as err:
-            raise LayerError(
-                f"Layer {label} is corrupt or truncated ({type(err).__name__}: {err}).",
-                resolution="Delete it from the cache (or refresh the base) and try again; "
-                "if it persists, the image itself is broken.",
-            ) from err
+                    stream = archive.extractfile(info) if member.kind == Kind.FILE else None
+                    yield member, (_Checked(stream, label) if stream else None)
+        except _DAMAGE as err:
+            raise _damaged(label, err) from err
+
+
+_DAMAGE = (tarfile.TarError, EOFError, zlib.error, OSError, zstandard.ZstdError)
+
+
+def _damaged(label: str, err: Exception) -> LayerError:
+    return LayerError(
+        f"Layer {label} is corrupt or truncated ({type(err).__name__}: {err}).",
+        resolution="Delete it from the cache (or refresh the base) and try again; "
+        "if it persists, the image itself is broken.",
+    )
+
+
+class _Checked:
+    """A member's content; damage found while reading it is reported like any other."""
+
+    def __init__(self, stream: IO[bytes], label: str) -> None:
+        self._stream = stream
+        self._label = label
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._stream.read(size)
+        except _DAMAGE as err:
+            raise _damaged(self._label, err) from err
 
 
 def _decompressed(raw: IO[bytes]) -> Any:
