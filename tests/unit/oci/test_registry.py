@@ -7,6 +7,7 @@ import hashlib
 import http.server
 import json
 import threading
+from typing import ClassVar
 
 import pytest
 
@@ -34,8 +35,8 @@ def digest_of(data: bytes) -> str:
 class FakeRegistry(http.server.BaseHTTPRequestHandler):
     """Serves /v2/<repo>/manifests|blobs/<ref> from ``objects``; needs a bearer token."""
 
-    objects: dict[str, tuple[str, bytes]] = {}
-    hits: list[str] = []
+    objects: ClassVar[dict[str, tuple[str, bytes]]] = {}
+    hits: ClassVar[list[str]] = []
 
     def do_GET(self):
         type(self).hits.append(self.path)
