@@ -12,7 +12,7 @@ import hashlib
 from collections import deque
 from dataclasses import dataclass, replace
 
-from rockpack.base_view import BaseFile, BaseIndex
+from rockpack.base_view import OPAQUE, WHITEOUT_PREFIX, BaseFile, BaseIndex
 from rockpack.errors import LayerError
 from rockpack.oci.entries import Entry, Kind, sort_entries
 from rockpack.prime import elect_hardlink_leaders
@@ -69,6 +69,13 @@ def place_on_base(entries: list[Entry], index: BaseIndex) -> Placement:
     origin: dict[str, str] = {}
     pruned_files = pruned_bytes = pruned_dirs = redirected = 0
     for entry in entries:
+        parent, _, name = entry.path.rpartition("/")
+        if name.startswith(WHITEOUT_PREFIX):
+            whiteout = _placed_whiteout(entry, parent, name, index)
+            if whiteout is not None:
+                placed[whiteout.path] = whiteout
+                origin[whiteout.path] = entry.path
+            continue
         final = resolve(entry.path, index)
         base = index.get(final)
         if entry.kind == Kind.DIR and base is not None and base.kind == Kind.SYMLINK.value:
@@ -101,6 +108,32 @@ def place_on_base(entries: list[Entry], index: BaseIndex) -> Placement:
         origin[final] = entry.path
     kept = elect_hardlink_leaders(sort_entries(list(placed.values())))
     return Placement(kept, pruned_files, pruned_bytes, pruned_dirs, redirected)
+
+
+def _placed_whiteout(entry: Entry, parent: str, name: str, index: BaseIndex) -> Entry | None:
+    """An overlay deletion, where the base has something to hide; else nothing."""
+    directory = resolve(parent, index, follow_last=True) if parent else ""
+    if name == OPAQUE:
+        present = directory == "" or index.get(directory, None) is not None
+    else:
+        hidden = f"{directory}/{name[len(WHITEOUT_PREFIX) :]}" if directory else name[4:]
+        present = hidden in index
+    if not present:
+        return None
+    path = f"{directory}/{name}" if directory else name
+    return replace(
+        entry,
+        path=path,
+        kind=Kind.FILE,
+        mode=0o644,
+        uid=0,
+        gid=0,
+        size=0,
+        content=b"",
+        source=None,
+        inode=None,
+        xattrs=(),
+    )
 
 
 def _kind_name(entry: Entry) -> str:

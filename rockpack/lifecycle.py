@@ -76,7 +76,9 @@ class Lifecycle:
         work_dir: Path,
         cache_dir: Path,
         build_for: str,
+        base_layer: tuple[Path, str] | None = None,
     ) -> None:
+        """``base_layer``: the extracted base and its digest, for the overlay step."""
         enable_features()
         _put_craftctl_on_path()
         self._project = project
@@ -96,6 +98,8 @@ class Lifecycle:
                 project_vars_part_name=project.adopt_info,
                 project_vars=project_vars,
                 ignore_local_sources=IGNORED_LOCAL_SOURCES,
+                base_layer_dir=base_layer[0] if base_layer else None,
+                base_layer_hash=base_layer[1].encode() if base_layer else None,
                 parallel_build_count=os.cpu_count() or 1,
             )
         except PartsError as err:

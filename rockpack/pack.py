@@ -13,6 +13,7 @@ from pathlib import Path
 from craft_cli import emit
 
 from rockpack.architectures import host_arch
+from rockpack.base_rootfs import extracted_base
 from rockpack.base_view import base_index
 from rockpack.bases import BaseImage, obtain_base
 from rockpack.errors import PackError, PlatformError
@@ -31,6 +32,7 @@ from rockpack.repositories import refuse_unapplied
 from rockpack.rock_image import RockInfo, image_spec, metadata_entries, needs_pebble, rfc3339
 from rockpack.workspace import (
     Workspace,
+    base_rootfs_dir,
     base_view_dir,
     project_lock,
     shared_blob_root,
@@ -90,11 +92,6 @@ def preflight(loaded: LoadedProject, options: BuildOptions, *, packing: bool) ->
     require_destructive_mode(options.destructive_mode)
     check_host_matches(project.effective_build_base)
     refuse_unapplied(project.package_repositories)
-    if project.base != "bare" and any(has_overlay(p) for p in project.parts.values()):
-        raise PackError(
-            "The overlay step (overlay-packages, overlay-script, overlay) is not supported yet.",
-            resolution="Install the packages with stage-packages instead.",
-        )
     if not packing:
         return
     if needs_pebble(project):
@@ -111,8 +108,17 @@ def run_lifecycle(
     """Run the parts up to ``step`` for every selected platform."""
     preflight(loaded, options, packing=False)
     workspace = Workspace(loaded.project_dir)
+    project = loaded.project
     with project_lock(workspace):
-        return _run_targets(loaded, step, options, workspace)
+        targets = build_targets(project, platform=options.platform, build_for=options.build_for)
+        uses_overlay = any(has_overlay(p) for p in project.parts.values())
+        bases = {
+            target.platform: _obtain_base(project, target, options, workspace)
+            if uses_overlay
+            else None
+            for target in targets
+        }
+        return _run_targets(loaded, step, options, workspace, targets, bases)
 
 
 def pack(loaded: LoadedProject, options: BuildOptions, output: Path | None) -> list[Path]:
@@ -125,7 +131,7 @@ def pack(loaded: LoadedProject, options: BuildOptions, output: Path | None) -> l
         bases = {
             target.platform: _obtain_base(project, target, options, workspace) for target in targets
         }
-        results = _run_targets(loaded, "prime", options, workspace)
+        results = _run_targets(loaded, "prime", options, workspace, targets, bases)
         return [
             _pack_one(loaded, target, result, options, workspace, output, bases[target.platform])
             for target, result in results
@@ -150,17 +156,30 @@ def _obtain_base(
 
 
 def _run_targets(
-    loaded: LoadedProject, step: str, options: BuildOptions, workspace: Workspace
+    loaded: LoadedProject,
+    step: str,
+    options: BuildOptions,
+    workspace: Workspace,
+    targets: list[BuildTarget],
+    bases: dict[str, BaseImage | None],
 ) -> list[tuple[BuildTarget, LifecycleResult]]:
-    targets = build_targets(loaded.project, platform=options.platform, build_for=options.build_for)
+    project = loaded.project
+    uses_overlay = any(has_overlay(p) for p in project.parts.values())
     results = []
     for target in targets:
+        base = bases.get(target.platform)
+        base_layer = None
+        if base is not None and uses_overlay:
+            emit.progress(f"Extracting base {project.base} for the overlay step")
+            rootfs = extracted_base(base, BlobStore(shared_blob_root()), base_rootfs_dir())
+            base_layer = (rootfs, base.manifest_digest)
         lifecycle = Lifecycle(
-            loaded.project,
+            project,
             project_dir=loaded.project_dir,
             work_dir=workspace.work_dir(target.platform),
             cache_dir=user_cache_dir() / "craft-parts",
             build_for=target.build_for,
+            base_layer=base_layer,
         )
         results.append((target, lifecycle.run(step, options.shell)))
     return results

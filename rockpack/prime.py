@@ -19,8 +19,10 @@ from craft_cli import emit
 from rockpack.errors import LayerError
 from rockpack.oci.entries import Entry, Kind, sort_entries
 
-# Host-specific labels that must not leak into an image.
+# Host-specific labels, and the bookkeeping of overlayfs and fuse-overlayfs in the
+# overlay step's upper directory: none of them belong in an image.
 EXCLUDED_XATTRS = frozenset({"security.selinux"})
+EXCLUDED_XATTR_PREFIXES = ("trusted.overlay.", "user.overlay.", "user.fuseoverlayfs.")
 
 
 @dataclass(frozen=True)
@@ -167,7 +169,7 @@ def read_xattrs(path: Path) -> tuple[tuple[str, bytes], ...]:
         raise
     values = []
     for name in sorted(names):
-        if name in EXCLUDED_XATTRS:
+        if name in EXCLUDED_XATTRS or name.startswith(EXCLUDED_XATTR_PREFIXES):
             continue
         try:
             values.append((name, os.getxattr(path, name, follow_symlinks=False)))

@@ -58,6 +58,11 @@ def base_view_dir() -> Path:
     return user_cache_dir() / "base-views"
 
 
+def base_rootfs_dir() -> Path:
+    """Bases extracted for the overlay step, one tree per manifest digest."""
+    return user_cache_dir() / "rootfs"
+
+
 @contextmanager
 def project_lock(workspace: Workspace) -> Iterator[None]:
     """Hold the project's lock; fail at once, clearly, if another run holds it."""

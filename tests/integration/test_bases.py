@@ -267,3 +267,47 @@ def test_hostile_base_layers_are_refused(
     outside = Path("/etc/passwd").read_bytes()
     _failure_case(project, env, expected)
     assert Path("/etc/passwd").read_bytes() == outside
+
+
+def test_overlay_step_installs_packages_and_deletes_base_files(tmp_path, base_env):
+    project = tmp_path / "project"
+    write_project(
+        project,
+        """
+        name: overlay-check
+        version: "1"
+        summary: The overlay step on a real base
+        description: overlay-packages installs hello; overlay-script deletes a base file.
+        base: debian@12
+        platforms:
+          amd64:
+        entrypoint-command: /usr/bin/hello
+        parts:
+          ov:
+            plugin: nil
+            overlay-packages: [hello]
+            overlay-script: |
+              craftctl default
+              rm -f "$CRAFT_OVERLAY/etc/issue.net"
+    """,
+    )
+    result = pack(project, base_env)
+    assert result.returncode == 0, result.stderr
+    rock = project / "overlay-check_1_amd64.rock"
+    validate_rock(rock)
+    names = layer_names(rock, 1)
+    assert "etc/.wh.issue.net" in names and "usr/bin/hello" in names
+    with tarfile.open(rock) as archive:
+        index = json.loads(archive.extractfile("index.json").read())
+        manifest = json.loads(
+            archive.extractfile("blobs/sha256/" + index["manifests"][0]["digest"][7:]).read()
+        )
+        layer = archive.extractfile("blobs/sha256/" + manifest["layers"][1]["digest"][7:]).read()
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(layer))) as tar:
+        leaked = [(m.name, k) for m in tar for k in m.pax_headers if "overlay" in k]
+    assert leaked == []
+    bundle = umoci_unpack(rock, tmp_path / "u")
+    assert not (bundle / "rootfs/etc/issue.net").exists()
+    assert (bundle / "rootfs/etc/issue").exists()
+    run = runc_run(bundle)
+    assert (run.returncode, run.stdout) == (0, "Hello, world!\n"), run.stderr

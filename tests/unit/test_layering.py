@@ -128,3 +128,16 @@ def test_hardlink_leader_is_elected_again_after_pruning(tmp_path):
     )
     placement = place_on_base([leader, other], INDEX)
     assert [(e.path, e.kind) for e in placement.entries] == [("opt/hello", Kind.FILE)]
+
+
+def test_whiteouts_follow_usrmerge_and_need_something_to_hide(tmp_path):
+    entries = [
+        entry(tmp_path, "bin/.wh.hello", content=b""),  # hides usr/bin/hello
+        entry(tmp_path, "etc/.wh.nothing-here", content=b""),  # nothing to hide: dropped
+        entry(tmp_path, "etc/alternatives/.wh..wh..opq", content=b""),
+    ]
+    placement = place_on_base(entries, INDEX)
+    assert [(e.path, e.size, e.mode) for e in placement.entries] == [
+        ("etc/alternatives/.wh..wh..opq", 0, 0o644),
+        ("usr/bin/.wh.hello", 0, 0o644),
+    ]
