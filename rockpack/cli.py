@@ -131,6 +131,48 @@ class PackCommand(_LifecycleCommand):
         return 0
 
 
+class PushCommand(BaseCommand):
+    name = "push"
+    help_msg = "Push a rock to a registry"
+    overview = (
+        "Push ROCK to REFERENCE (registry/repository[:tag]; the tag defaults to the rock's "
+        "version) over the distribution API, without a daemon. Blobs the registry has are "
+        "skipped. Credentials come from podman's or docker's auth files."
+    )
+
+    def fill_parser(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("rock", type=Path, help="The .rock file")
+        parser.add_argument("reference", help="Where to push, e.g. ghcr.io/me/app:1.0")
+
+    def run(self, parsed_args: argparse.Namespace) -> int:
+        from rockpack.publish import push
+
+        report = push(parsed_args.rock, parsed_args.reference)
+        emit.message(
+            f"Pushed {parsed_args.reference} ({report.digest}): {report.uploaded} blobs "
+            f"uploaded ({report.uploaded_bytes / 1_000_000:.1f} MB), {report.present} already "
+            f"there, {report.mounted} mounted."
+        )
+        return 0
+
+
+class LoadCommand(BaseCommand):
+    name = "load"
+    help_msg = "Load a rock into podman or docker"
+    overview = "Load ROCK into podman (or docker) as <name>:<version>."
+
+    def fill_parser(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("rock", type=Path, help="The .rock file")
+        parser.add_argument("--tool", choices=("podman", "docker"), help="Which to load into")
+
+    def run(self, parsed_args: argparse.Namespace) -> int:
+        from rockpack.publish import load
+
+        name = load(parsed_args.rock, parsed_args.tool)
+        emit.message(f"Loaded {parsed_args.rock.name} as {name}.")
+        return 0
+
+
 class CleanCommand(BaseCommand):
     name = "clean"
     help_msg = "Remove the project's build files"
@@ -256,6 +298,7 @@ class VersionCommand(BaseCommand):
 COMMAND_GROUPS = [
     CommandGroup("Lifecycle", [*(_step_command(s) for s in STEPS), PackCommand, CleanCommand]),
     CommandGroup("Project", [InitCommand, ExpandExtensionsCommand]),
+    CommandGroup("Publishing", [PushCommand, LoadCommand]),
     CommandGroup("Other", [VersionCommand]),
 ]
 

@@ -16,7 +16,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+from urllib.parse import urljoin
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -106,7 +107,7 @@ class RegistryClient:
             status=retries,
             backoff_factor=0.5,
             status_forcelist=(429, 500, 502, 503, 504),
-            allowed_methods=frozenset({"GET", "HEAD"}),
+            allowed_methods=frozenset({"GET", "HEAD", "DELETE"}),
             respect_retry_after_header=True,
             raise_on_status=False,
         )
@@ -182,6 +183,54 @@ class RegistryClient:
                 if attempt == attempts:
                     raise _unreachable(reference, err) from err
 
+    # -- pushing ---------------------------------------------------------------------
+
+    def blob_exists(self, reference: Reference, digest: str) -> bool:
+        url = self._url(reference, f"blobs/{digest}")
+        with self._request("HEAD", reference, url, expected=(404,)) as response:
+            return response.status_code == 200
+
+    def mount_blob(self, reference: Reference, digest: str, source_repository: str) -> bool:
+        """Ask the registry to link a blob it holds in another repository; True if it did."""
+        url = self._url(reference, f"blobs/uploads/?mount={digest}&from={source_repository}")
+        with self._request(
+            "POST", reference, url, extra_scope=f"repository:{source_repository}:pull"
+        ) as response:
+            if response.status_code == 201:
+                return True
+            location = response.headers.get("Location")
+        if location:  # the registry started an upload instead; drop it
+            with self._request("DELETE", reference, urljoin(url, location), expected=(404, 405)):
+                pass
+        return False
+
+    def upload_blob(self, reference: Reference, blob: Descriptor, content: IO[bytes]) -> None:
+        """Upload a blob in one PUT; the registry checks it against its digest."""
+        start = self._url(reference, "blobs/uploads/")
+        with self._request("POST", reference, start) as response:
+            location = response.headers.get("Location")
+        if not location:
+            raise RegistryError(f"{reference.api_host} started an upload but gave no location.")
+        target = urljoin(start, location)
+        target += ("&" if "?" in target else "?") + f"digest={blob.digest}"
+        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(blob.size)}
+        with self._request("PUT", reference, target, headers=headers, data=content):
+            pass
+
+    def put_manifest(self, reference: Reference, media_type: str, raw: bytes) -> str:
+        """Store a manifest under the reference's tag; return the digest the registry got."""
+        url = self._url(reference, f"manifests/{reference.tag or reference.digest}")
+        headers = {"Content-Type": media_type}
+        with self._request("PUT", reference, url, headers=headers, data=raw) as response:
+            digest = response.headers.get("Docker-Content-Digest", "")
+        expected = "sha256:" + _sha256(raw)
+        if digest and digest != expected:
+            raise RegistryError(
+                f"{reference.api_host} stored the manifest as {digest}, not {expected}.",
+                resolution="The registry rewrote the manifest; push to another registry.",
+            )
+        return expected
+
     # -- HTTP ------------------------------------------------------------------------
 
     def _url(self, reference: Reference, path: str) -> str:
@@ -198,11 +247,17 @@ class RegistryClient:
         headers: dict[str, str] | None = None,
         stream: bool = False,
         data: Any = None,
+        expected: tuple[int, ...] = (),
+        extra_scope: str = "",
     ) -> requests.Response:
+        """Send a request, answering an auth challenge once; raise on an error status
+        unless it is one of ``expected``."""
         headers = dict(headers or {})
         scope = f"repository:{reference.repository}:pull" + (
             ",push" if method in ("POST", "PUT", "PATCH") else ""
         )
+        if extra_scope:
+            scope += f" {extra_scope}"
         token = self._tokens.get((reference.api_host, scope))
         for attempt in range(2):
             if token:
@@ -215,7 +270,7 @@ class RegistryClient:
                 self._tokens[(reference.api_host, scope)] = token
                 continue
             break
-        if response.status_code >= 400:
+        if response.status_code >= 400 and response.status_code not in expected:
             response.close()
             retried = self._retries if response.status_code in (429, 500, 502, 503, 504) else 0
             raise _http_error(reference, url, response, retried)
@@ -264,7 +319,7 @@ class RegistryClient:
         realm = params.get("realm")
         if not realm:
             raise RegistryError(f"{reference.api_host} asked for a token without saying where.")
-        query = {"scope": params.get("scope", scope)}
+        query: dict[str, Any] = {"scope": scope.split(" ")}
         if "service" in params:
             query["service"] = params["service"]
         auth = credentials if credentials else None

@@ -1,0 +1,111 @@
+"""rockpack push to a real registry, read back by skopeo and podman; rockpack load."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+
+import pytest
+
+from tests.conftest import REPO, require_tool, run_rockpack, write_project
+from tests.integration.test_bases import ON_DEBIAN, make_files
+
+pytestmark = pytest.mark.integration
+
+
+def manifest_digest(rock) -> str:
+    with tarfile.open(rock) as archive:
+        return json.loads(archive.extractfile("index.json").read())["manifests"][0]["digest"]
+
+
+@pytest.fixture
+def podman_env(tmp_path):
+    """podman with its store, runtime and network settings inside the test's directory."""
+    require_tool("podman")
+    conf = tmp_path / "containers.conf"
+    conf.write_text(
+        '[containers]\nnetns = "none"\n'
+        'default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n'
+        '[engine]\nruntime = "runc"\n'
+    )
+    storage = tmp_path / "storage.conf"
+    storage.write_text(
+        f'[storage]\ndriver = "vfs"\nrunroot = "{tmp_path}/run"\ngraphroot = "{tmp_path}/graph"\n'
+    )
+    return {"CONTAINERS_CONF": str(conf), "CONTAINERS_STORAGE_CONF": str(storage)}
+
+
+def podman(env, *args, check=True):
+    result = subprocess.run(
+        ["podman", *args], capture_output=True, text=True, check=False, env={**os.environ, **env}
+    )
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def example_rock(tmp_path_factory):
+    project = tmp_path_factory.mktemp("example")
+    shutil.copytree(REPO / "examples", project, dirs_exist_ok=True)
+    result = run_rockpack("pack", "--destructive-mode", "--project-dir", project)
+    assert result.returncode == 0, result.stderr
+    return project / "hello-busybox_1.0_amd64.rock"
+
+
+def test_push_then_skopeo_and_podman_see_the_same_digest(example_rock, registry, podman_env):
+    target = f"{registry.host}/team/hello-busybox"
+    result = run_rockpack("push", example_rock, target)
+    assert result.returncode == 0, result.stderr
+    digest = manifest_digest(example_rock)
+    assert digest in result.stdout and "3 blobs uploaded" in result.stdout
+    inspect = subprocess.run(
+        [require_tool("skopeo"), "inspect", "--tls-verify=false", f"docker://{target}:1.0"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(inspect.stdout)["Digest"] == digest
+    podman(podman_env, "pull", "--tls-verify=false", f"{target}:1.0")
+    pulled = podman(podman_env, "image", "inspect", f"{target}:1.0", "--format", "{{.Digest}}")
+    assert pulled.stdout.strip() == digest
+    again = run_rockpack("push", example_rock, target)
+    assert again.returncode == 0, again.stderr
+    assert "0 blobs uploaded" in again.stdout and "3 already there" in again.stdout
+
+
+def test_push_mounts_the_base_layers_from_the_base_repository(tmp_path, base_env, registry):
+    project = tmp_path / "project"
+    write_project(project, ON_DEBIAN)
+    make_files(project)
+    result = run_rockpack("pack", "--destructive-mode", "--project-dir", project, env=base_env)
+    assert result.returncode == 0, result.stderr
+    pushed = run_rockpack("push", project / "on-debian_1_amd64.rock", f"{registry.host}/team/app:1")
+    assert pushed.returncode == 0, pushed.stderr
+    assert "1 mounted" in pushed.stdout
+
+
+def test_push_to_an_unreachable_registry(example_rock):
+    result = run_rockpack("push", example_rock, "127.0.0.1:9/team/x:1")
+    assert result.returncode == 1
+    assert "could not be reached" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_load_names_the_image_after_the_rock_and_it_runs(example_rock, podman_env):
+    require_tool("runc")
+    result = run_rockpack("load", example_rock, "--tool", "podman", env=podman_env)
+    assert result.returncode == 0, result.stderr
+    assert "hello-busybox:1.0" in result.stdout
+    run = podman(podman_env, "run", "--rm", "localhost/hello-busybox:1.0")
+    assert run.stdout == "hello from a rock\n"
+
+
+def test_push_of_a_file_that_is_not_a_rock(tmp_path):
+    bogus = tmp_path / "bogus.rock"
+    bogus.write_bytes(b"not a tar")
+    result = run_rockpack("push", bogus, "127.0.0.1:9/team/x:1")
+    assert result.returncode == 1
+    assert "is not a readable rock" in result.stderr
