@@ -104,6 +104,40 @@ def build_index(layer_paths: list[Path]) -> BaseIndex:
     return index
 
 
+def base_file_contents(layer_paths: list[Path], wanted: set[str]) -> dict[str, FileContent]:
+    """The final content and metadata of a few regular files of the base (e.g. etc/passwd)."""
+    found: dict[str, FileContent] = {}
+    for number, path in enumerate(layer_paths, start=1):
+        for member, content in iter_layer(path, f"{number} ({path.name[:12]})"):
+            parent, _, name = member.path.rpartition("/")
+            if name == OPAQUE:
+                for key in [k for k in found if k.startswith(parent + "/")]:
+                    del found[key]
+                continue
+            hidden = f"{parent}/{name[len(WHITEOUT_PREFIX) :]}" if parent else name
+            if name.startswith(WHITEOUT_PREFIX) and hidden in found:
+                del found[hidden]
+            if member.path not in wanted:
+                continue
+            if member.kind == Kind.FILE and content is not None:
+                found[member.path] = FileContent(
+                    content.read(), member.mode, member.uid, member.gid
+                )
+            elif member.kind == Kind.HARDLINK and member.link in found:
+                found[member.path] = found[member.link]
+            else:
+                found.pop(member.path, None)
+    return found
+
+
+@dataclass(frozen=True)
+class FileContent:
+    content: bytes
+    mode: int
+    uid: int
+    gid: int
+
+
 def _refuse_write_through_symlink(index: BaseIndex, parent: str, path: str, label: str) -> None:
     parts = parent.split("/") if parent else []
     for end in range(1, len(parts) + 1):

@@ -77,8 +77,10 @@ class Lifecycle:
         cache_dir: Path,
         build_for: str,
         base_layer: tuple[Path, str] | None = None,
+        extra_parts: dict[str, dict[str, Any]] | None = None,
     ) -> None:
-        """``base_layer``: the extracted base and its digest, for the overlay step."""
+        """``base_layer``: the extracted base and its digest, for the overlay step;
+        ``extra_parts``: parts rockpack adds (the pebble part)."""
         enable_features()
         _put_craftctl_on_path()
         self._project = project
@@ -88,7 +90,7 @@ class Lifecycle:
         project_vars = {key: getattr(project, key) or "" for key in ADOPTABLE_VARS}
         try:
             self._lcm = LifecycleManager(
-                {"parts": _parts_with_plugins(project.parts)},
+                {"parts": {**_parts_with_plugins(project.parts), **(extra_parts or {})}},
                 application_name="rockpack",
                 cache_dir=cache_dir,
                 work_dir=work_dir,

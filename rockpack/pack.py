@@ -9,27 +9,33 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from craft_cli import emit
 
 from rockpack.architectures import host_arch
 from rockpack.base_rootfs import extracted_base
-from rockpack.base_view import base_index
+from rockpack.base_view import base_file_contents, base_index
 from rockpack.bases import BaseImage, obtain_base
 from rockpack.errors import PackError, PlatformError
 from rockpack.layering import place_on_base
 from rockpack.lifecycle import Lifecycle, LifecycleResult, ShellOptions
 from rockpack.oci.archive import write_oci_archive
 from rockpack.oci.blobs import BlobStore
+from rockpack.oci.entries import Entry, Kind, sort_entries
 from rockpack.oci.image import index_json, referenced_blobs, write_image
 from rockpack.oci.layer import Layer, write_layer
 from rockpack.package_modes import stage_package_overrides
 from rockpack.parts import has_overlay
-from rockpack.prime import ScanOptions, default_owner_map, scan_tree
+from rockpack.pebble_layer import layer_entries, next_layer_number
+from rockpack.pebble_part import PART_NAME as PEBBLE_PART
+from rockpack.pebble_part import check_user_part, pebble_part
+from rockpack.prime import ScanOptions, default_owner_map, elect_hardlink_leaders, scan_tree
 from rockpack.project import LoadedProject, Project
 from rockpack.providers import check_host_matches, require_destructive_mode
 from rockpack.repositories import refuse_unapplied
 from rockpack.rock_image import RockInfo, image_spec, metadata_entries, needs_pebble, rfc3339
+from rockpack.run_user import RUN_USERS, AccountFile, account_entries
 from rockpack.workspace import (
     Workspace,
     base_rootfs_dir,
@@ -92,14 +98,6 @@ def preflight(loaded: LoadedProject, options: BuildOptions, *, packing: bool) ->
     require_destructive_mode(options.destructive_mode)
     check_host_matches(project.effective_build_base)
     refuse_unapplied(project.package_repositories)
-    if not packing:
-        return
-    if needs_pebble(project):
-        raise PackError(
-            "This project needs Pebble (it has services or checks, or no entrypoint-command), "
-            "and rockpack cannot add Pebble to a rock yet.",
-            resolution="Set 'entrypoint-command' and remove 'services' and 'checks' for now.",
-        )
 
 
 def run_lifecycle(
@@ -109,8 +107,9 @@ def run_lifecycle(
     preflight(loaded, options, packing=False)
     workspace = Workspace(loaded.project_dir)
     project = loaded.project
+    targets = build_targets(project, platform=options.platform, build_for=options.build_for)
+    injected = {t.platform: injected_parts(project, t.build_for) for t in targets}
     with project_lock(workspace):
-        targets = build_targets(project, platform=options.platform, build_for=options.build_for)
         uses_overlay = any(has_overlay(p) for p in project.parts.values())
         bases = {
             target.platform: _obtain_base(project, target, options, workspace)
@@ -118,7 +117,7 @@ def run_lifecycle(
             else None
             for target in targets
         }
-        return _run_targets(loaded, step, options, workspace, targets, bases)
+        return _run_targets(loaded, step, options, workspace, targets, bases, injected)
 
 
 def pack(loaded: LoadedProject, options: BuildOptions, output: Path | None) -> list[Path]:
@@ -126,16 +125,26 @@ def pack(loaded: LoadedProject, options: BuildOptions, output: Path | None) -> l
     preflight(loaded, options, packing=True)
     workspace = Workspace(loaded.project_dir)
     project = loaded.project
+    targets = build_targets(project, platform=options.platform, build_for=options.build_for)
+    injected = {t.platform: injected_parts(project, t.build_for) for t in targets}
     with project_lock(workspace):
-        targets = build_targets(project, platform=options.platform, build_for=options.build_for)
         bases = {
             target.platform: _obtain_base(project, target, options, workspace) for target in targets
         }
-        results = _run_targets(loaded, "prime", options, workspace, targets, bases)
+        results = _run_targets(loaded, "prime", options, workspace, targets, bases, injected)
         return [
             _pack_one(loaded, target, result, options, workspace, output, bases[target.platform])
             for target, result in results
         ]
+
+
+def injected_parts(project: Project, build_for: str) -> dict[str, dict[str, Any]]:
+    """Parts rockpack adds to the project's: the pebble part, when the rock runs Pebble."""
+    if not needs_pebble(project):
+        return {}
+    part = pebble_part(build_for)
+    check_user_part(project.parts, part)
+    return {PEBBLE_PART: part}
 
 
 def _obtain_base(
@@ -162,6 +171,7 @@ def _run_targets(
     workspace: Workspace,
     targets: list[BuildTarget],
     bases: dict[str, BaseImage | None],
+    injected: dict[str, dict[str, dict[str, Any]]],
 ) -> list[tuple[BuildTarget, LifecycleResult]]:
     project = loaded.project
     uses_overlay = any(has_overlay(p) for p in project.parts.values())
@@ -180,6 +190,7 @@ def _run_targets(
             cache_dir=user_cache_dir() / "craft-parts",
             build_for=target.build_for,
             base_layer=base_layer,
+            extra_parts=injected.get(target.platform),
         )
         results.append((target, lifecycle.run(step, options.shell)))
     return results
@@ -227,9 +238,14 @@ def _pack_one(
         ScanOptions(epoch=epoch, owner_map=default_owner_map(), overrides=overrides),
     )
     cache = BlobStore(shared_blob_root())
+    base_files = base_index(base, cache, base_view_dir()) if base is not None else {}
+    generated = generated_entries(
+        project, base, cache, base_files, entries, result.prime_dir, epoch, created_epoch
+    )
+    entries = merge_entries(entries, generated)
     base_layers: list[Layer] = []
     if base is not None:
-        placement = place_on_base(entries, base_index(base, cache, base_view_dir()))
+        placement = place_on_base(entries, base_files)
         entries = placement.entries
         emit.progress(
             f"Pruned {placement.pruned_files} files ({_megabytes(placement.pruned_bytes)}) and "
@@ -259,6 +275,54 @@ def _pack_one(
     )
     emit.message(f"Packed {destination} ({manifest.digest})")
     return destination
+
+
+def generated_entries(
+    project: Project,
+    base: BaseImage | None,
+    cache: BlobStore,
+    base_files: dict[str, Any],
+    primed: list[Entry],
+    prime_dir: Path,
+    epoch: int | None,
+    mtime: int,
+) -> list[Entry]:
+    """What rockpack writes into the rock besides the prime dir: Pebble's layer, accounts."""
+    user = RUN_USERS[project.run_user] if project.run_user else None
+    generated: list[Entry] = []
+    if needs_pebble(project):
+        number = next_layer_number([*base_files, *(e.path for e in primed)])
+        owner = (user.uid, user.gid) if user else (0, 0)
+        generated += layer_entries(project, number, owner=owner, mtime=mtime)
+    if user is not None:
+        wanted = {"etc/passwd", "etc/group", "etc/shadow"}
+        existing = {
+            path: AccountFile(found.content, found.mode, found.uid, found.gid)
+            for path, found in (
+                base_file_contents([cache.path(layer.digest) for layer in base.layers], wanted)
+                if base is not None
+                else {}
+            ).items()
+        }
+        for path in wanted:  # the parts' own files sit on top of the base's
+            primed_file = prime_dir / path
+            if primed_file.is_file() and not primed_file.is_symlink():
+                st = primed_file.stat()
+                existing[path] = AccountFile(
+                    primed_file.read_bytes(), st.st_mode & 0o7777, st.st_uid, st.st_gid
+                )
+        generated += account_entries(user, existing, epoch=epoch, mtime=mtime)
+    return generated
+
+
+def merge_entries(primed: list[Entry], generated: list[Entry]) -> list[Entry]:
+    """Generated entries replace primed ones at the same path; order and leaders redone."""
+    by_path = {entry.path: entry for entry in primed}
+    for entry in generated:
+        if entry.kind == Kind.DIR and entry.path in by_path and entry.uid == entry.gid == 0:
+            continue  # a plain parent directory: the parts' own metadata wins
+        by_path[entry.path] = entry
+    return elect_hardlink_leaders(sort_entries(list(by_path.values())))
 
 
 def _megabytes(size: int) -> str:

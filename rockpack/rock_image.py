@@ -17,10 +17,11 @@ from rockpack.bases import BaseImage
 from rockpack.errors import PackError
 from rockpack.oci.entries import Entry, Kind
 from rockpack.oci.image import HistoryItem, ImageSpec, RuntimeConfig
+from rockpack.pebble_layer import pebble_entrypoint
 from rockpack.project import Project
+from rockpack.run_user import RUN_USERS
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-RUN_USER_IDS = {"_daemon_": 584792}
 METADATA_DIR = ".rock"
 METADATA_FILE = ".rock/metadata.yaml"
 
@@ -59,16 +60,16 @@ def base_env(base: BaseImage | None) -> dict[str, str]:
 
 
 def runtime_config(project: Project, base: BaseImage | None = None) -> RuntimeConfig:
-    """Entrypoint, Cmd, Env and User for a rock that does not run Pebble."""
-    if not project.entrypoint_command:
-        raise PackError("Only projects with 'entrypoint-command' can be packed without Pebble.")
-    entrypoint, cmd = pebble.split_command(project.entrypoint_command, attached_brackets=True)
+    """Entrypoint, Cmd, Env and User: Pebble's, or the entrypoint-command's."""
+    if needs_pebble(project):
+        entrypoint, cmd = pebble_entrypoint(project)
+    elif project.entrypoint_command:
+        entrypoint, cmd = pebble.split_command(project.entrypoint_command, attached_brackets=True)
+    else:  # pragma: no cover - needs_pebble() is true then
+        raise PackError("The rock has no entrypoint.")
     env = {**base_env(base), **(project.environment or {})}
     env.setdefault("PATH", DEFAULT_PATH)
-    user = ""
-    if project.run_user:
-        uid = RUN_USER_IDS[project.run_user]
-        user = f"{uid}:{uid}"
+    user = RUN_USERS[project.run_user].oci_user if project.run_user else ""
     return RuntimeConfig(
         entrypoint=entrypoint, cmd=cmd, env=env, user=user, labels=oci_annotations_for(project)
     )
