@@ -35,7 +35,7 @@ from rockpack.project import LoadedProject, Project
 from rockpack.providers import check_host_matches, require_destructive_mode
 from rockpack.repositories import refuse_unapplied
 from rockpack.rock_image import RockInfo, image_spec, metadata_entries, needs_pebble, rfc3339
-from rockpack.run_user import RUN_USERS, AccountFile, account_entries
+from rockpack.run_user import AccountFile, account_entries, run_user_of
 from rockpack.workspace import (
     Workspace,
     base_rootfs_dir,
@@ -288,7 +288,7 @@ def generated_entries(
     mtime: int,
 ) -> list[Entry]:
     """What rockpack writes into the rock besides the prime dir: Pebble's layer, accounts."""
-    user = RUN_USERS[project.run_user] if project.run_user else None
+    user = run_user_of(project.run_user)
     generated: list[Entry] = []
     if needs_pebble(project):
         number = next_layer_number([*base_files, *(e.path for e in primed)])

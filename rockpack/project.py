@@ -67,6 +67,33 @@ def _as_list(value: object) -> object:
     return [value] if isinstance(value, str) else value
 
 
+class CustomRunUser(RockpackModel):
+    """A run-user of the project's own, with explicit ids (beyond Rockcraft's _daemon_)."""
+
+    name: str = Field(
+        pattern=r"^[a-z_][a-z0-9_-]{0,31}$", description="A user name, as useradd takes it."
+    )
+    uid: int = Field(ge=1, le=4294967294, description="The user's numeric id (not root).")
+    gid: int = Field(ge=1, le=4294967294, description="The user's primary group id.")
+
+
+def _run_user_kind(value: object) -> str:
+    return "declared" if isinstance(value, dict | CustomRunUser) else "named"
+
+
+# A string names a known user; a mapping declares one. Only the matching form's errors
+# are reported (the tags are dropped from error locations).
+RUN_USER_TAGS = ("named", "declared")
+RunUserField = (
+    Annotated[
+        Annotated[Literal["_daemon_"], pydantic.Tag("named")]
+        | Annotated[CustomRunUser, pydantic.Tag("declared")],
+        pydantic.Discriminator(_run_user_kind),
+    ]
+    | None
+)
+
+
 class Platform(RockpackModel):
     """Where a rock is built and what it runs on."""
 
@@ -104,7 +131,10 @@ class Project(RockpackModel):
     platforms: dict[str, Platform | None] = Field(
         min_length=1, description="Platforms to build; a null value means build-on=build-for=name."
     )
-    run_user: Literal["_daemon_"] | None = None
+    run_user: RunUserField = Field(
+        default=None,
+        description="Who the rock runs as: '_daemon_' (584792), or {name, uid, gid}.",
+    )
     environment: dict[str, str] | None = None
     services: dict[str, pebble.Service] | None = None
     checks: dict[str, pebble.Check] | None = None
@@ -400,7 +430,7 @@ def _to_file_error(source: YamlSource, error: Any) -> ProjectFileError:
     """Turn one pydantic error into a located project-file error, by error type."""
     loc: KeyPath = tuple(error["loc"])
     # Drop pydantic's union/function markers ("function-before[...]", "list[...]").
-    loc = tuple(p for p in loc if not (isinstance(p, str) and "[" in p))
+    loc = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p in RUN_USER_TAGS)))
     cause = (error.get("ctx") or {}).get("error")
     if isinstance(cause, KeyedError):
         loc = (*loc, *cause.key)
@@ -419,8 +449,8 @@ def _to_file_error(source: YamlSource, error: Any) -> ProjectFileError:
         message = f"{message} (got {error.get('input')!r})."
         if loc and loc[-1] in ("base", "build-base"):
             fix = f"Use one of: {', '.join(BASES)}."
-        elif loc == ("run-user",):
-            fix = "Use '_daemon_' or remove the key to run as root."
+        elif loc[:1] == ("run-user",):
+            fix = "Use '_daemon_', or {name: NAME, uid: N, gid: N}; remove the key to run as root."
     elif not message.endswith("."):
         message += "."
     line = source.line_of(loc) if loc else None

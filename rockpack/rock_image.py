@@ -19,7 +19,7 @@ from rockpack.oci.entries import Entry, Kind
 from rockpack.oci.image import HistoryItem, ImageSpec, RuntimeConfig
 from rockpack.pebble_layer import pebble_entrypoint
 from rockpack.project import Project
-from rockpack.run_user import RUN_USERS
+from rockpack.run_user import run_user_of
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 METADATA_DIR = ".rock"
@@ -69,7 +69,8 @@ def runtime_config(project: Project, base: BaseImage | None = None) -> RuntimeCo
         raise PackError("The rock has no entrypoint.")
     env = {**base_env(base), **(project.environment or {})}
     env.setdefault("PATH", DEFAULT_PATH)
-    user = RUN_USERS[project.run_user].oci_user if project.run_user else ""
+    run_user = run_user_of(project.run_user)
+    user = run_user.oci_user if run_user else ""
     return RuntimeConfig(
         entrypoint=entrypoint, cmd=cmd, env=env, user=user, labels=oci_annotations_for(project)
     )

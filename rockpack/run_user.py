@@ -27,6 +27,19 @@ class RunUser:
 RUN_USERS = {"_daemon_": RunUser("_daemon_", 584792, 584792)}
 
 
+def run_user_of(declared: object) -> RunUser | None:
+    """The project's run-user: a name from RUN_USERS, or one declared with its ids."""
+    if declared is None:
+        return None
+    if isinstance(declared, str):
+        return RUN_USERS[declared]
+    return RunUser(
+        str(declared.name),  # type: ignore[attr-defined]
+        int(declared.uid),  # type: ignore[attr-defined]
+        int(declared.gid),  # type: ignore[attr-defined]
+    )
+
+
 @dataclass(frozen=True)
 class AccountFile:
     """One of the account files as found (content, mode, owner), or None when absent."""

@@ -330,3 +330,15 @@ def test_package_repositories_are_validated_by_craft_archives():
     assert (err.key, err.line) == ("package-repositories.0.key-id", 14)  # the entry
     ppa = with_lines({}, "package-repositories:\n  - type: apt\n    ppa: team/archive\n")
     assert load(ppa).project.package_repositories == [{"type": "apt", "ppa": "team/archive"}]
+
+
+def test_run_user_with_explicit_ids():
+    project = load(with_lines({}, "run-user: {name: app, uid: 1000, gid: 1001}\n")).project
+    assert (project.run_user.name, project.run_user.uid, project.run_user.gid) == (
+        "app",
+        1000,
+        1001,
+    )
+    errors = errors_of(with_lines({}, "run-user: {name: app, uid: 0, gid: 0}\n"))
+    assert [e.key for e in errors] == ["run-user.uid", "run-user.gid"]
+    assert "greater than or equal to 1" in errors[0].problem

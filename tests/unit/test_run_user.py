@@ -47,3 +47,13 @@ def test_a_conflicting_entry_is_an_error():
     existing = {"etc/passwd": AccountFile(b"_daemon_:x:1:1::/:/bin/sh\n", 0o644, 0, 0)}
     with pytest.raises(RockpackError, match="already has '_daemon_' with id 1"):
         account_entries(DAEMON, existing, epoch=None, mtime=0)
+
+
+def test_a_custom_user():
+    from rockpack.project import CustomRunUser
+    from rockpack.run_user import run_user_of
+
+    user = run_user_of(CustomRunUser.model_validate({"name": "app", "uid": 1000, "gid": 1001}))
+    files = contents(account_entries(user, {}, epoch=None, mtime=0))
+    assert files["etc/passwd"].content == b"app:x:1000:1001::/nonexistent:/usr/bin/false\n"
+    assert user.oci_user == "1000:1001"
