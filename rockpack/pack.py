@@ -104,11 +104,8 @@ def run_lifecycle(
     loaded: LoadedProject, step: str, options: BuildOptions
 ) -> list[tuple[BuildTarget, LifecycleResult]]:
     """Run the parts up to ``step`` for every selected platform."""
-    preflight(loaded, options, packing=False)
-    workspace = Workspace(loaded.project_dir)
     project = loaded.project
-    targets = build_targets(project, platform=options.platform, build_for=options.build_for)
-    injected = {t.platform: injected_parts(project, t.build_for) for t in targets}
+    workspace, targets, injected = _plan(loaded, options, packing=False)
     with project_lock(workspace):
         uses_overlay = any(has_overlay(p) for p in project.parts.values())
         bases = {
@@ -122,11 +119,8 @@ def run_lifecycle(
 
 def pack(loaded: LoadedProject, options: BuildOptions, output: Path | None) -> list[Path]:
     """Build and pack every selected platform; return the .rock files written."""
-    preflight(loaded, options, packing=True)
-    workspace = Workspace(loaded.project_dir)
     project = loaded.project
-    targets = build_targets(project, platform=options.platform, build_for=options.build_for)
-    injected = {t.platform: injected_parts(project, t.build_for) for t in targets}
+    workspace, targets, injected = _plan(loaded, options, packing=True)
     with project_lock(workspace):
         bases = {
             target.platform: _obtain_base(project, target, options, workspace) for target in targets
@@ -162,6 +156,17 @@ def _obtain_base(
     )
     emit.debug(f"Base {project.base} is {base.reference}")
     return base
+
+
+def _plan(
+    loaded: LoadedProject, options: BuildOptions, *, packing: bool
+) -> tuple[Workspace, list[BuildTarget], dict[str, dict[str, dict[str, Any]]]]:
+    """Everything decided before any state is touched: checks, targets, injected parts."""
+    preflight(loaded, options, packing=packing)
+    project = loaded.project
+    targets = build_targets(project, platform=options.platform, build_for=options.build_for)
+    injected = {t.platform: injected_parts(project, t.build_for) for t in targets}
+    return Workspace(loaded.project_dir), targets, injected
 
 
 def _run_targets(

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_tool
+from tests.conftest import REPO, require_tool, run_rockpack
 
 BASE_EPOCH = "1700000000"
 ROOTFS_CACHE = Path(os.environ.get("ROCKPACK_TEST_CACHE", Path.home() / ".cache/rockpack-tests"))
@@ -170,6 +170,20 @@ def base_env(debian_base, tmp_path) -> dict[str, str]:
     }
 
 
-def copy_tree(source: Path, destination: Path) -> Path:
-    shutil.copytree(source, destination, symlinks=True)
-    return destination
+EXAMPLE_EPOCH = "1700000000"
+
+
+@pytest.fixture(scope="session")
+def example_rock(tmp_path_factory) -> Path:
+    """The example project, packed once per session with SOURCE_DATE_EPOCH set."""
+    project = tmp_path_factory.mktemp("example")
+    shutil.copytree(REPO / "examples", project, dirs_exist_ok=True)
+    result = run_rockpack(
+        "pack",
+        "--destructive-mode",
+        "--project-dir",
+        project,
+        env={"SOURCE_DATE_EPOCH": EXAMPLE_EPOCH},
+    )
+    assert result.returncode == 0, result.stderr
+    return project / "hello-busybox_1.0_amd64.rock"

@@ -32,14 +32,6 @@ def pack(project_dir, *extra, env=None):
     return result
 
 
-@pytest.fixture(scope="module")
-def example_rock(tmp_path_factory):
-    project = tmp_path_factory.mktemp("example")
-    shutil.copytree(REPO / "examples", project, dirs_exist_ok=True)
-    pack(project, env={"SOURCE_DATE_EPOCH": EPOCH})
-    return project / "hello-busybox_1.0_amd64.rock"
-
-
 def test_example_is_a_valid_oci_image(example_rock):
     config = validate_rock(example_rock)
     assert config["config"]["Entrypoint"] == ["/bin/busybox"]

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import tarfile
 
 import pytest
 
-from tests.conftest import REPO, require_tool, run_rockpack, write_project
+from tests.conftest import require_tool, run_rockpack, write_project
 from tests.integration.test_bases import ON_DEBIAN, make_files
 
 pytestmark = pytest.mark.integration
@@ -45,15 +44,6 @@ def podman(env, *args, check=True):
     if check:
         assert result.returncode == 0, result.stderr
     return result
-
-
-@pytest.fixture(scope="module")
-def example_rock(tmp_path_factory):
-    project = tmp_path_factory.mktemp("example")
-    shutil.copytree(REPO / "examples", project, dirs_exist_ok=True)
-    result = run_rockpack("pack", "--destructive-mode", "--project-dir", project)
-    assert result.returncode == 0, result.stderr
-    return project / "hello-busybox_1.0_amd64.rock"
 
 
 def test_push_then_skopeo_and_podman_see_the_same_digest(example_rock, registry, podman_env):

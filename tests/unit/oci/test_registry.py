@@ -116,6 +116,20 @@ def image(layer: bytes) -> bytes:
     ).encode()
 
 
+def index_of(manifests: list[tuple[str, int, dict[str, str]]]) -> bytes:
+    """An image index of (digest, size, platform) entries."""
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "manifests": [
+                {"mediaType": OCI_MANIFEST, "digest": digest, "size": size, "platform": platform}
+                for digest, size, platform in manifests
+            ],
+        }
+    ).encode()
+
+
 def test_token_auth_index_resolution_and_verified_blobs(registry, tmp_path):
     amd = image(b"amd64 layer")
     arm = image(b"arm64 layer")
@@ -124,26 +138,12 @@ def test_token_auth_index_resolution_and_verified_blobs(registry, tmp_path):
     add(
         "1.0",
         OCI_INDEX,
-        json.dumps(
-            {
-                "schemaVersion": 2,
-                "mediaType": OCI_INDEX,
-                "manifests": [
-                    {
-                        "mediaType": OCI_MANIFEST,
-                        "digest": amd_digest,
-                        "size": len(amd),
-                        "platform": {"os": "linux", "architecture": "amd64"},
-                    },
-                    {
-                        "mediaType": OCI_MANIFEST,
-                        "digest": arm_digest,
-                        "size": len(arm),
-                        "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"},
-                    },
-                ],
-            }
-        ).encode(),
+        index_of(
+            [
+                (amd_digest, len(amd), {"os": "linux", "architecture": "amd64"}),
+                (arm_digest, len(arm), {"os": "linux", "architecture": "arm64", "variant": "v8"}),
+            ]
+        ),
     )
     client = RegistryClient()
     reference = parse_reference(f"{registry}/team/app:1.0")
@@ -159,20 +159,11 @@ def test_no_image_for_the_platform(registry):
     add(
         "1.0",
         OCI_INDEX,
-        json.dumps(
-            {
-                "schemaVersion": 2,
-                "mediaType": OCI_INDEX,
-                "manifests": [
-                    {
-                        "mediaType": OCI_MANIFEST,
-                        "digest": "sha256:" + "0" * 64,
-                        "size": 1,
-                        "platform": {"os": "linux", "architecture": "s390x"},
-                    }
-                ],
-            }
-        ).encode(),
+        index_of(
+            [
+                ("sha256:" + "0" * 64, 1, {"os": "linux", "architecture": "s390x"}),
+            ]
+        ),
     )
     with pytest.raises(RegistryError, match="has no image for linux/amd64") as info:
         RegistryClient().resolve(parse_reference(f"{registry}/a/b:1.0"), Platform("linux", "amd64"))
