@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,11 +29,21 @@ from rockpack import __version__
 from rockpack.errors import RockpackError
 from rockpack.lifecycle import STEPS, ShellOptions
 from rockpack.project import LoadedProject, find_project_file, load_project
-from rockpack.workspace import Workspace, project_lock, source_date_epoch
+from rockpack.source_date import source_date_epoch
+from rockpack.workspace import Workspace, project_lock
 
 EXIT_USAGE = 64
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised so that every 'finally' removes its temporary files."""
+
+
+def _on_sigterm(_signum: int, _frame: object) -> None:
+    raise Terminated
 
 
 def _add_project_dir(parser: argparse.ArgumentParser) -> None:
@@ -306,6 +317,7 @@ COMMAND_GROUPS = [
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     argv = sys.argv[1:] if argv is None else argv
+    signal.signal(signal.SIGTERM, _on_sigterm)
     emit.init(EmitterMode.BRIEF, "rockpack", f"Starting rockpack {__version__}")
     dispatcher = Dispatcher(
         "rockpack",
@@ -334,6 +346,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         emit.error(RockpackError("Interrupted.", retcode=EXIT_INTERRUPTED))
         return EXIT_INTERRUPTED
+    except Terminated:
+        emit.error(RockpackError("Terminated.", retcode=EXIT_TERMINATED))
+        return EXIT_TERMINATED
     except Exception as err:
         emit.error(
             CraftError(

@@ -6,7 +6,6 @@ any part runs, so a project that cannot be packed fails in seconds, not after a 
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from rockpack.providers import check_host_matches, require_destructive_mode
 from rockpack.repositories import refuse_unapplied
 from rockpack.rock_image import RockInfo, image_spec, metadata_entries, needs_pebble, rfc3339
 from rockpack.run_user import AccountFile, account_entries, run_user_of
+from rockpack.source_date import project_source_date
 from rockpack.workspace import (
     Workspace,
     base_rootfs_dir,
@@ -224,8 +224,9 @@ def _pack_one(
             if project.adopt_info
             else "Set 'version' in the project file.",
         )
-    epoch = options.epoch
-    created_epoch = epoch if epoch is not None else int(time.time())
+    # SOURCE_DATE_EPOCH, or the project's own source date: never the clock.
+    epoch = options.epoch if options.epoch is not None else project_source_date(loaded.project_dir)
+    created_epoch = epoch
     info = RockInfo(
         project=project,
         version=version,
@@ -276,7 +277,7 @@ def _pack_one(
         [store, cache],
         index,
         referenced_blobs(store, manifest),
-        mtime=epoch if epoch is not None else 0,
+        mtime=epoch,
     )
     emit.message(f"Packed {destination} ({manifest.digest})")
     return destination

@@ -82,16 +82,3 @@ def project_lock(workspace: Workspace) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
-
-
-def source_date_epoch(environ: dict[str, str] | os._Environ[str]) -> int | None:
-    """SOURCE_DATE_EPOCH as an integer, read once at the edge; None when unset."""
-    raw = environ.get("SOURCE_DATE_EPOCH")
-    if raw is None or raw == "":
-        return None
-    if not raw.isdigit():
-        raise RockpackError(
-            f"SOURCE_DATE_EPOCH={raw!r} is not a whole number of seconds.",
-            resolution="Set it to an integer such as $(git log -1 --format=%ct), or unset it.",
-        )
-    return int(raw)
