@@ -20,7 +20,7 @@ from rockpack.oci.layer_reader import iter_layer
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE = ".wh..wh..opq"
-_INDEX_VERSION = 1
+_INDEX_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class BaseFile:
     link: str  # a symlink's target
     xattrs: tuple[tuple[str, str], ...]  # values hex-encoded
     device: tuple[int, int]
+    inode: str = ""  # files: where the content was created ("layer:path"); links share it
 
 
 BaseIndex = dict[str, BaseFile]
@@ -95,6 +96,7 @@ def build_index(layer_paths: list[Path]) -> BaseIndex:
                     link=member.link if member.kind == Kind.SYMLINK else "",
                     xattrs=tuple((k, v.hex()) for k, v in member.xattrs),
                     device=member.device,
+                    inode=f"{number}:{member.path}" if member.kind == Kind.FILE else "",
                 )
             previous = index.get(member.path)
             if previous and previous.kind == Kind.DIR.value and entry.kind != Kind.DIR.value:
@@ -184,6 +186,7 @@ def _read_cached(path: Path) -> BaseIndex | None:
             link=f["link"],
             xattrs=tuple((str(k), str(v)) for k, v in f["xattrs"]),
             device=(int(f["device"][0]), int(f["device"][1])),
+            inode=f["inode"],
         )
         for p, f in data["files"].items()
     }

@@ -27,8 +27,9 @@ def rock_facts(rock: Path) -> tuple[str, list[str]]:
         index = json.loads(archive.extractfile("index.json").read())
         digest = index["manifests"][0]["digest"]
         manifest = json.loads(archive.extractfile(f"blobs/sha256/{digest[7:]}").read())
-        config = json.loads(archive.extractfile(
-            "blobs/sha256/" + manifest["config"]["digest"][7:]).read())
+        config = json.loads(
+            archive.extractfile("blobs/sha256/" + manifest["config"]["digest"][7:]).read()
+        )
     return digest, config["rootfs"]["diff_ids"]
 
 
@@ -70,9 +71,18 @@ def test_interrupted_pack_keeps_the_earlier_rock_and_leaves_no_temporaries(tmp_p
     (project / "blob.later").rename(project / "data/blob")
     os.utime(project / "data/blob")  # craft-parts sees a changed source by its mtime
     process = subprocess.Popen(
-        [sys.executable, "-m", "rockpack", "pack", "--destructive-mode", "--project-dir",
-         str(project)],
-        stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "rockpack",
+            "pack",
+            "--destructive-mode",
+            "--project-dir",
+            str(project),
+        ],
+        stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+    )
     blobs = project / ".rockpack/oci/blobs/sha256"
     deadline = time.monotonic() + 120
     while not any(blobs.glob(".ingest-*")):  # the 150 MB layer is being written now
