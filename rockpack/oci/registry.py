@@ -87,6 +87,23 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def registry_timeout() -> float:
+    """Seconds to wait for a registry's answer (ROCKPACK_REGISTRY_TIMEOUT, default 30)."""
+    raw = os.environ.get("ROCKPACK_REGISTRY_TIMEOUT", "").strip()
+    if not raw:
+        return 30.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if value <= 0:
+        raise RegistryError(
+            f"ROCKPACK_REGISTRY_TIMEOUT={raw!r} is not a positive number of seconds.",
+            resolution="Set it to e.g. 30, or unset it.",
+        )
+    return value
+
+
 def insecure_registries() -> set[str]:
     """Registries the user allows over plain HTTP (ROCKPACK_INSECURE_REGISTRIES=a,b)."""
     raw = os.environ.get("ROCKPACK_INSECURE_REGISTRIES", "")
@@ -96,14 +113,15 @@ def insecure_registries() -> set[str]:
 class RegistryClient:
     """Read (and write) images in registries; one client per command run."""
 
-    def __init__(self, *, timeout: float = 30.0, retries: int = 4) -> None:
-        self._timeout = (10.0, timeout)
+    def __init__(self, *, timeout: float | None = None, retries: int = 4) -> None:
+        timeout = timeout if timeout is not None else registry_timeout()
+        self._timeout = (min(10.0, timeout), timeout)
         self._tokens: dict[tuple[str, str], str] = {}
         self._session = requests.Session()
         retry = Retry(
             total=retries,
             connect=retries,
-            read=retries,
+            read=min(retries, 2),  # a registry that hangs should not hang us for minutes
             status=retries,
             backoff_factor=0.5,
             status_forcelist=(429, 500, 502, 503, 504),
@@ -442,12 +460,13 @@ def _needs_login(reference: Reference) -> RegistryError:
 
 
 def _unreachable(reference: Reference, err: Exception) -> RegistryError:
-    kind = "timed out" if isinstance(err, requests.Timeout) else "could not be reached"
+    timed_out = isinstance(err, requests.Timeout) or "timed out" in str(err).lower()
+    kind = f"timed out (after {registry_timeout():g}s)" if timed_out else "could not be reached"
     return RegistryError(
         f"The registry {reference.api_host} {kind}: {type(err).__name__}.",
         details=str(err),
         resolution="Check the network and the registry address; set ROCKPACK_REGISTRY_MIRROR "
-        "to pull bases through another registry.",
+        "to pull bases through another registry, or ROCKPACK_REGISTRY_TIMEOUT to wait longer.",
     )
 
 

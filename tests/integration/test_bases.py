@@ -152,7 +152,13 @@ def test_second_pack_makes_no_registry_request(project, base_env, debian_base):
     assert debian_base.registry.request_count() > before
 
 
-def _failure_case(project: Path, env: dict[str, str], *expected: str) -> None:
+HOSTILE: dict[str, list[str]] = {"tried": [], "rejected cleanly": []}
+
+
+def _failure_case(project: Path, env: dict[str, str], *expected: str, label: str = "") -> None:
+    """The pack fails with one clear error, writing nothing outside rockpack's directories."""
+    label = label or expected[0]
+    HOSTILE["tried"].append(label)
     before = snapshot(project.parent)
     result = pack(project, env)
     assert result.returncode != 0
@@ -160,6 +166,7 @@ def _failure_case(project: Path, env: dict[str, str], *expected: str) -> None:
     for text in expected:
         assert text in result.stderr, result.stderr
     assert snapshot(project.parent) == before  # no .rock, nothing outside our directories
+    HOSTILE["rejected cleanly"].append(label)
 
 
 def test_unknown_base_repository(project, base_env, tmp_path):
@@ -168,7 +175,7 @@ def test_unknown_base_repository(project, base_env, tmp_path):
     host = base_env["ROCKPACK_REGISTRY_MIRROR"]
     (config / "bases.yaml").write_text(f"debian@12: {host}/nobody/nothing:1\n")
     env = {**base_env, "ROCKPACK_REGISTRY_MIRROR": "", "XDG_CONFIG_HOME": str(tmp_path / "config")}
-    _failure_case(project, env, "not found in the registry")
+    _failure_case(project, env, "not found in the registry", label="unknown base")
 
 
 def test_corrupt_and_truncated_blobs_are_refused(
@@ -188,10 +195,10 @@ def test_corrupt_and_truncated_blobs_are_refused(
     try:
         (data_dir / "data").write_bytes(original[:-1] + bytes([original[-1] ^ 1]))
         (config / "bases.yaml").write_text(f"debian@12: {registry.host}/broken/corrupt:x\n")
-        _failure_case(project, env, "does not match its digest")
+        _failure_case(project, env, "does not match its digest", label="blob with a wrong digest")
         (data_dir / "data").write_bytes(original[: len(original) // 2])
         (config / "bases.yaml").write_text(f"debian@12: {registry.host}/broken/truncated:x\n")
-        _failure_case(project, env, "sha256:" + layer)
+        _failure_case(project, env, "sha256:" + layer, label="truncated blob")
     finally:
         (data_dir / "data").write_bytes(original)
     cached = Path(env["XDG_CACHE_HOME"], "rockpack/oci/blobs/sha256")
@@ -219,7 +226,9 @@ def test_registry_answering_500(project, base_env):
     thread.start()
     try:
         env = {**base_env, "ROCKPACK_REGISTRY_MIRROR": f"127.0.0.1:{server.server_port}"}
-        _failure_case(project, env, "answered 500 Internal Server Error", "after 4 retries")
+        _failure_case(
+            project, env, "answered 500 Internal Server Error", "after 4 retries", label="HTTP 500"
+        )
         assert _Always500.requests == 5  # the first try and four retries, with backoff
     finally:
         server.shutdown()
@@ -265,7 +274,7 @@ def test_hostile_base_layers_are_refused(
     (config / "bases.yaml").write_text(f"debian@12: {registry.host}/hostile/{name}:1\n")
     env = {**base_env, "ROCKPACK_REGISTRY_MIRROR": "", "XDG_CONFIG_HOME": str(tmp_path / "config")}
     outside = Path("/etc/passwd").read_bytes()
-    _failure_case(project, env, expected)
+    _failure_case(project, env, expected, label=f"base layer: {name}")
     assert Path("/etc/passwd").read_bytes() == outside
 
 
@@ -311,3 +320,82 @@ def test_overlay_step_installs_packages_and_deletes_base_files(tmp_path, base_en
     assert (bundle / "rootfs/etc/issue").exists()
     run = runc_run(bundle)
     assert (run.returncode, run.stdout) == (0, "Hello, world!\n"), run.stderr
+
+
+@pytest.fixture
+def hanging_registry():
+    """A server that accepts connections and never answers."""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    accepted = []
+    stop = threading.Event()
+
+    def accept():
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for connection in accepted:
+        connection.close()
+    server.close()
+
+
+def test_registry_that_hangs_times_out(project, base_env, hanging_registry):
+    import time
+
+    env = {
+        **base_env,
+        "ROCKPACK_REGISTRY_MIRROR": hanging_registry,
+        "ROCKPACK_REGISTRY_TIMEOUT": "1",
+    }
+    started = time.monotonic()
+    _failure_case(project, env, "timed out (after 1s)", label="registry that hangs")
+    assert time.monotonic() - started < 30
+
+
+def test_manifest_pointing_at_a_missing_blob(project, base_env, debian_base, registry, tmp_path):
+    layout = tmp_path / "layout"
+    oci_image_from_rootfs(debian_base.rootfs_tar, layout, "m")
+    digest = push(layout, "m", registry, "broken/missing-blob")
+    manifest = json.loads((layout / "blobs/sha256" / digest[7:]).read_text())
+    layer = manifest["layers"][0]["digest"][7:]
+    link = Path(
+        registry.log.parent,
+        "data/docker/registry/v2/repositories/broken/missing-blob",
+        "_layers/sha256",
+        layer,
+    )
+    import shutil
+
+    shutil.rmtree(link)  # the repository no longer links the layer: the registry answers 404
+    config = tmp_path / "config/rockpack"
+    config.mkdir(parents=True)
+    (config / "bases.yaml").write_text(f"debian@12: {registry.host}/broken/missing-blob:m\n")
+    env = {**base_env, "ROCKPACK_REGISTRY_MIRROR": "", "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    _failure_case(
+        project,
+        env,
+        "not found in the registry",
+        f"blobs/sha256:{layer}",
+        label="manifest pointing at a missing blob",
+    )
+
+
+def test_zz_hostile_summary():
+    """The group's summary line (runs last in this module)."""
+    tried, clean = HOSTILE["tried"], HOSTILE["rejected cleanly"]
+    print(
+        f"\nhostile inputs: {len(tried)} tried, {len(clean)} rejected cleanly: " + "; ".join(clean)
+    )
+    assert len(clean) == len(tried)
