@@ -111,6 +111,22 @@ class _LifecycleCommand(BaseCommand):
         return 0
 
 
+def parse_compression(text: str) -> Any:
+    """'gzip', 'gzip:1', 'zstd', 'zstd:9' -> a Compression; a clear error otherwise."""
+    from rockpack.oci.compress import LEVELS, Compression
+
+    algorithm, _, level_text = text.partition(":")
+    default_level = {"gzip": 6, "zstd": 3}.get(algorithm)
+    level = int(level_text) if level_text.isdigit() else default_level if not level_text else None
+    if default_level is None or level is None or level not in LEVELS[algorithm]:
+        raise RockpackError(
+            f"--compression {text!r} is not a known compression.",
+            resolution="Use gzip, gzip:1 ... gzip:9, zstd, or zstd:1 ... zstd:19.",
+            retcode=EXIT_USAGE,
+        )
+    return Compression(algorithm, level)
+
+
 def _step_command(step: str) -> type[_LifecycleCommand]:
     help_text = f"Run the parts up to the {step} step"
     return type(
@@ -133,12 +149,23 @@ class PackCommand(_LifecycleCommand):
         parser.add_argument(
             "-o", "--output", type=Path, help="Directory (or .rock file) to write the rock to"
         )
+        parser.add_argument(
+            "--compression",
+            default="gzip:6",
+            help="Layer compression: gzip[:1-9] (default gzip:6) or zstd[:1-19] (zstd:3); "
+            "zstd needs containerd 1.5+, podman or docker 23+ to run",
+        )
 
     def run(self, parsed_args: argparse.Namespace) -> int:
+        from dataclasses import replace
+
         from rockpack.pack import pack
 
         output = parsed_args.output.resolve() if parsed_args.output else None
-        pack(_load(parsed_args), self._options(parsed_args), output)
+        options = replace(
+            self._options(parsed_args), compression=parse_compression(parsed_args.compression)
+        )
+        pack(_load(parsed_args), options, output)
         return 0
 
 

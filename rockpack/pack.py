@@ -21,9 +21,12 @@ from rockpack.layering import place_on_base
 from rockpack.lifecycle import Lifecycle, LifecycleResult, ShellOptions
 from rockpack.oci.archive import write_oci_archive
 from rockpack.oci.blobs import BlobStore
+from rockpack.oci.compress import DEFAULT as DEFAULT_COMPRESSION
+from rockpack.oci.compress import Compression
 from rockpack.oci.entries import Entry, Kind, sort_entries
 from rockpack.oci.image import index_json, referenced_blobs, write_image
 from rockpack.oci.layer import Layer, write_layer
+from rockpack.oci.layer_cache import cached_write_layer
 from rockpack.package_modes import stage_package_overrides
 from rockpack.parts import has_overlay
 from rockpack.pebble_layer import layer_entries, next_layer_number
@@ -62,6 +65,7 @@ class BuildOptions:
     epoch: int | None = None  # SOURCE_DATE_EPOCH
     shell: ShellOptions = field(default_factory=ShellOptions)
     refresh_base: bool = False  # resolve the base's tag again instead of using the pin
+    compression: Compression = DEFAULT_COMPRESSION
 
 
 def build_targets(
@@ -264,8 +268,14 @@ def _pack_one(
             for descriptor, diff_id in zip(base.layers, base.diff_ids, strict=True)
         ]
     store = BlobStore(workspace.blob_root)
-    parts_layer = write_layer(entries, store)
-    meta_layer = write_layer(metadata_entries(info, created_epoch), store)
+    parts_layer, reused = cached_write_layer(
+        entries, store, options.compression, workspace.layer_cache(target.platform)
+    )
+    if reused:
+        emit.debug("The prime directory is unchanged: reusing its layer")
+    meta_layer = write_layer(
+        metadata_entries(info, created_epoch), store, compression=options.compression
+    )
     emit.debug(f"Parts layer {parts_layer.descriptor.digest}: {len(entries)} entries")
 
     spec = image_spec(info, ["parts: " + ", ".join(sorted(project.parts)), "rock metadata"])

@@ -102,6 +102,7 @@ def _as_kind(entry: Entry, kind: Kind, target: str) -> Entry:
         source=entry.source,
         xattrs=entry.xattrs,
         inode=entry.inode,
+        stamp=entry.stamp,
     )
 
 
@@ -141,6 +142,7 @@ def _entry_for(full: Path, rel: str, options: ScanOptions) -> Entry | None:
         if kind in (Kind.CHAR, Kind.BLOCK)
         else (0, 0),
         inode=(st.st_dev, st.st_ino) if kind == Kind.FILE and st.st_nlink > 1 else None,
+        stamp=(st.st_ino, st.st_mtime_ns, st.st_ctime_ns) if kind == Kind.FILE else None,
     )
 
 

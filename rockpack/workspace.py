@@ -37,6 +37,9 @@ class Workspace:
     def lock_path(self) -> Path:
         return self.state_dir / "lock"
 
+    def layer_cache(self, platform: str) -> Path:
+        return self.state_dir / f"layer-cache-{platform}.json"
+
     @property
     def base_pins(self) -> Path:
         """The digests the project's bases resolved to, so later runs need no registry."""

@@ -39,6 +39,9 @@ class Entry:
     xattrs: tuple[tuple[str, bytes], ...] = ()
     device: tuple[int, int] = (0, 0)  # CHAR/BLOCK: (major, minor)
     inode: tuple[int, int] | None = field(default=None, compare=False)  # (st_dev, st_ino)
+    # FILE read from disk: (st_ino, st_mtime_ns, st_ctime_ns), so a layer cache can tell the
+    # file unchanged without reading it (ctime moves on any change and cannot be set back).
+    stamp: tuple[int, int, int] | None = field(default=None, compare=False)
 
 
 def sort_key(path: str) -> tuple[bytes, ...]:

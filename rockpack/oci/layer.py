@@ -12,7 +12,6 @@ import hashlib
 import os
 import stat
 import tarfile
-import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from io import BytesIO
@@ -21,10 +20,10 @@ from typing import BinaryIO
 
 from rockpack.errors import LayerError
 from rockpack.oci.blobs import BlobStore, BlobWriter, Descriptor
+from rockpack.oci.compress import DEFAULT, Compression, compressor
 from rockpack.oci.entries import Entry, Kind
 
-MEDIA_TYPE_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
-DEFAULT_GZIP_LEVEL = 6
+MEDIA_TYPE_LAYER_GZIP = DEFAULT.media_type
 _CHUNK = 1 << 20
 
 _TAR_TYPES = {
@@ -46,54 +45,57 @@ class Layer:
     diff_id: str
 
 
-class _GzipTee:
-    """File-like sink for tarfile: hashes the tar stream, compresses it into a blob."""
+class _LayerTee:
+    """File-like sink for tarfile: hashes the tar stream and compresses it into a blob."""
 
-    def __init__(self, blob: BlobWriter, level: int) -> None:
-        self._blob = blob
-        # wbits=31: gzip wrapper with mtime 0 and no file name, whatever the machine.
-        self._compressor = zlib.compressobj(level, zlib.DEFLATED, 31)
+    def __init__(self, blob: BlobWriter, compression: Compression) -> None:
         self._diff_hash = hashlib.sha256()
         self._offset = 0
+        self._compressor = compressor(compression, blob.write)
 
     def write(self, data: bytes) -> int:
         self._diff_hash.update(data)
         self._offset += len(data)
-        compressed = self._compressor.compress(data)
-        if compressed:
-            self._blob.write(compressed)
+        self._compressor.write(bytes(data))
         return len(data)
 
     def tell(self) -> int:
         return self._offset
 
     def finish(self) -> str:
-        self._blob.write(self._compressor.flush())
+        self._compressor.finish()
         return f"sha256:{self._diff_hash.hexdigest()}"
+
+    def abandon(self) -> None:
+        self._compressor.abandon()
 
 
 def write_layer(
-    entries: Iterable[Entry], store: BlobStore, *, level: int = DEFAULT_GZIP_LEVEL
+    entries: Iterable[Entry], store: BlobStore, *, compression: Compression = DEFAULT
 ) -> Layer:
     """Write ``entries`` (sorted, hardlink leaders decided) as one layer blob."""
     with store.ingest() as blob:
-        sink = _GzipTee(blob, level)
-        archive = tarfile.TarFile(
-            fileobj=sink,  # type: ignore[arg-type]
-            mode="w",
-            format=tarfile.PAX_FORMAT,
-            encoding="utf-8",
-            errors="surrogateescape",
-        )
-        seen: set[str] = set()
-        for entry in entries:
-            if entry.path in seen:
-                raise LayerError(f"Two layer entries for one path: {entry.path!r}.")
-            seen.add(entry.path)
-            _add(archive, entry)
-        archive.close()
-        diff_id = sink.finish()
-    descriptor = Descriptor(MEDIA_TYPE_LAYER_GZIP, blob.digest, blob.size)
+        sink = _LayerTee(blob, compression)
+        try:
+            archive = tarfile.TarFile(
+                fileobj=sink,  # type: ignore[arg-type]
+                mode="w",
+                format=tarfile.PAX_FORMAT,
+                encoding="utf-8",
+                errors="surrogateescape",
+            )
+            seen: set[str] = set()
+            for entry in entries:
+                if entry.path in seen:
+                    raise LayerError(f"Two layer entries for one path: {entry.path!r}.")
+                seen.add(entry.path)
+                _add(archive, entry)
+            archive.close()
+            diff_id = sink.finish()
+        except BaseException:
+            sink.abandon()
+            raise
+    descriptor = Descriptor(compression.media_type, blob.digest, blob.size)
     return Layer(descriptor=descriptor, diff_id=diff_id)
 
 
