@@ -151,8 +151,8 @@ class PackCommand(_LifecycleCommand):
         )
         parser.add_argument(
             "--compression",
-            default="gzip:6",
-            help="Layer compression: gzip[:1-9] (default gzip:6) or zstd[:1-19] (zstd:3); "
+            default="gzip:1",
+            help="Layer compression: gzip[:1-9] (default gzip:1) or zstd[:1-19] (zstd:3); "
             "zstd needs containerd 1.5+, podman or docker 23+ to run",
         )
 

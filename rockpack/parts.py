@@ -9,9 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 import pydantic
+import yaml
 from craft_parts import plugins, validate_part
 from craft_parts.features import Features
 from craft_parts.plugins.dump_plugin import DumpPlugin
+from craft_parts.state_manager import states as state_files
 
 _features_set = False
 
@@ -36,12 +38,30 @@ class InPlaceDumpPlugin(DumpPlugin):
         return [f'cp --archive --link --no-dereference "{source}/." "{install}"']
 
 
+class _LibyamlStateLoader:
+    """PyYAML as craft-parts' state module uses it, parsing with libyaml's C loader.
+
+    craft-parts re-reads its step states (which list every primed file) on every run
+    with the pure-Python loader: 2 s for a Debian tree, most of an unchanged re-pack.
+    The C loader reads the same documents to the same data, about ten times faster.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(yaml, name)
+
+    @staticmethod
+    def safe_load(stream: Any) -> Any:
+        return yaml.load(stream, Loader=yaml.CSafeLoader)
+
+
 def enable_features() -> None:
     """Turn on the craft-parts features and plugin overrides rockpack relies on."""
-    global _features_set
+    global _features_set  # craft-parts' Features and plugin table are process-wide
     if not _features_set:
         Features(enable_overlay=True)
         plugins.register({"dump": InPlaceDumpPlugin})
+        if getattr(yaml, "__with_libyaml__", False):
+            state_files.yaml = _LibyamlStateLoader()  # type: ignore[attr-defined,assignment]
         _features_set = True
 
 

@@ -40,7 +40,7 @@ class Compression:
         return f"{self.algorithm}-{self.level}-{BLOCK}"
 
 
-DEFAULT = Compression("gzip", 6)
+DEFAULT = Compression("gzip", 1)  # see docs/performance.md for the figures behind it
 LEVELS = {"gzip": range(1, 10), "zstd": range(1, 20)}
 
 

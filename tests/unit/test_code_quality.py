@@ -12,7 +12,7 @@ from tests.conftest import REPO
 
 @pytest.mark.parametrize(
     "command",
-    [["ruff", "check", "rockpack", "tests"], ["mypy", "rockpack"]],
+    [["ruff", "check", "rockpack", "tests", "benchmarks"], ["mypy", "rockpack"]],
     ids=["ruff", "mypy-strict"],
 )
 def test_code_quality(command):

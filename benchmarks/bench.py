@@ -1,0 +1,264 @@
+"""Packing benchmark: rockpack against the Rockcraft pipeline and the physical baseline.
+
+    sudo .venv/bin/python benchmarks/bench.py [--quick] [--rounds N] [--work DIR]
+
+Trees (generated reproducibly, or extracted from a cached mmdebstrap base):
+  debian  a Debian 12 minbase root filesystem as a prime dir (~170 MB, ~9k entries)
+  small   20,000 small files
+  big     three 500 MB files (one with --quick)
+Per tree, interleaved (A B C ...) for --rounds rounds, reporting medians:
+  rockpack          `rockpack pack` of an already-primed project, layer cache dropped:
+                    the prime dir -> .rock path (on bare, and on a Debian base for "debian")
+  rockpack-cached   `rockpack pack` with nothing changed (the layer cache hits)
+  rockcraft-pipe    what Rockcraft runs: umoci unpack of the base, copy into the bundle,
+                    umoci repack, umoci config, skopeo copy to an oci-archive
+  tar|gzip-6        tar -cf - | gzip -6 | sha256sum   (the same compressor and level)
+  tar|pigz-6        tar -cf - | pigz -6 | sha256sum   (the same, on every core)
+Figures are wall seconds (median), the ratio to rockpack, peak RSS and output size.
+Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+ROCKPACK = [str(REPO / ".venv/bin/python"), "-m", "rockpack"]
+BASE_TAR = Path.home() / ".cache/rockpack-tests/bookworm-minbase-1700000000.tar"
+EPOCH = "1700000000"
+
+
+def sh(command: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "-c", command],
+        check=True,
+        text=True,  # type: ignore[call-overload]
+        capture_output=True,
+        **kwargs,
+    )
+
+
+def timed(command: str, env: dict[str, str] | None = None) -> tuple[float, int]:
+    """(wall seconds, peak RSS in MB) of a shell command, measured by GNU time."""
+    result = subprocess.run(
+        ["/usr/bin/time", "-f", "%e %M", "bash", "-c", command],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"failed: {command}\n{result.stderr[-3000:]}")
+    seconds, rss_kb = result.stderr.strip().splitlines()[-1].split()
+    return float(seconds), int(rss_kb) // 1024
+
+
+# -- input trees ---------------------------------------------------------------------
+
+
+def debian_tree(target: Path) -> None:
+    if not BASE_TAR.exists():
+        BASE_TAR.parent.mkdir(parents=True, exist_ok=True)
+        sh(
+            f"SOURCE_DATE_EPOCH={EPOCH} mmdebstrap --variant=minbase --mode=unshare "
+            f"--skip=output/dev -q bookworm {BASE_TAR}"
+        )
+    target.mkdir(parents=True)
+    sh(f"tar -C {target} -xf {BASE_TAR}")
+
+
+def small_tree(target: Path) -> None:
+    rng = random.Random(20000)
+    words = [b"rock", b"pack", b"layer", b"digest", b"prime", b"stage"]
+    for index in range(20000):
+        directory = target / f"d{index % 200:03d}"
+        directory.mkdir(parents=True, exist_ok=True)
+        size = rng.randint(100, 4000)
+        body = b" ".join(rng.choice(words) for _ in range(size // 5))[:size]
+        (directory / f"f{index:05d}.txt").write_bytes(body)
+
+
+def big_tree(target: Path, count: int) -> None:
+    target.mkdir(parents=True)
+    for index in range(count):
+        rng = random.Random(index)
+        with (target / f"big{index}.bin").open("wb") as handle:
+            for _ in range(500):  # 500 MiB: half random, half repetitive
+                handle.write(rng.randbytes(512 * 1024) + bytes(512 * 1024))
+
+
+# -- a registry with the Debian base, for the rock on a base -------------------------
+
+
+class Registry:
+    def __init__(self, work: Path) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        config = work / "registry.yml"
+        config.write_text(
+            f"version: 0.1\nstorage: {{filesystem: {{rootdirectory: {work}/data}}}}\n"
+            f"http: {{addr: 127.0.0.1:{self.port}}}\nlog: {{level: error}}\n"
+        )
+        self.process = subprocess.Popen(
+            ["docker-registry", "serve", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(1)
+        layout = work / "base-layout"
+        sh(
+            f"umoci init --layout {layout} && umoci new --image {layout}:bookworm && "
+            f"umoci raw add-layer --image {layout}:bookworm {BASE_TAR} && "
+            f"skopeo copy -q --dest-tls-verify=false oci:{layout}:bookworm "
+            f"docker://127.0.0.1:{self.port}/library/debian:bookworm"
+        )
+        self.layout = layout
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait()
+
+
+# -- the contenders ------------------------------------------------------------------
+
+
+def make_project(directory: Path, tree: Path, base: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    if tree != directory / "tree":
+        shutil.move(str(tree), directory / "tree")
+    build_base = "" if base != "bare" else "build-base: debian@12\n"
+    (directory / "rockpack.yaml").write_text(
+        f"name: bench\nversion: '1'\nsummary: benchmark\ndescription: benchmark\n"
+        f"base: {base}\n{build_base}platforms:\n  amd64:\n"
+        f"entrypoint-command: /bin/true\nparts:\n  tree:\n    plugin: dump\n    source: tree\n"
+    )
+    return directory
+
+
+def rockcraft_pipeline(work: Path, prime: Path, base_layout: Path | None) -> str:
+    """Rockcraft's own steps after prime (umoci unpack/repack/config, skopeo copy)."""
+    image = work / "rc-image"
+    bundle = work / "rc-bundle"
+    setup = f"rm -rf {image} {bundle} {work}/rc.rock && "
+    if base_layout:
+        setup += f"cp -a {base_layout} {image} && "
+    else:
+        setup += f"umoci init --layout {image} && umoci new --image {image}:bookworm && "
+    return (
+        setup + f"umoci unpack --image {image}:bookworm {bundle} >/dev/null && "
+        f"cp -a {prime}/. {bundle}/rootfs/ && "
+        f"umoci repack --image {image}:rock {bundle} && "
+        f"umoci config --image {image}:rock --config.entrypoint /bin/true && "
+        f"skopeo copy -q oci:{image}:rock oci-archive:{work}/rc.rock"
+    )
+
+
+def run_case(
+    name: str, project: Path, env: dict[str, str], base_layout: Path | None, rounds: int, work: Path
+) -> list[tuple[str, str, list[float], int, int]]:
+    subprocess.run(
+        [*ROCKPACK, "prime", "--destructive-mode", "--project-dir", str(project)],
+        check=True,
+        env={**os.environ, **env},
+        capture_output=True,
+    )
+    prime = project / ".rockpack/work/amd64/prime"
+    rock = project / "bench_1_amd64.rock"
+    pack = " ".join(ROCKPACK) + f" pack --destructive-mode --project-dir {project}"
+    contenders = {
+        "rockpack": f"rm -f {project}/.rockpack/layer-cache-*.json && {pack}",
+        "rockpack-cached": pack,
+        "rockcraft-pipe": rockcraft_pipeline(work, prime, base_layout),
+        "tar|gzip-6": f"tar -C {prime} -cf - . | gzip -6 | sha256sum >/dev/null",
+        "tar|pigz-6": f"tar -C {prime} -cf - . | pigz -6 | sha256sum >/dev/null",
+    }
+    times: dict[str, list[float]] = {k: [] for k in contenders}
+    rss: dict[str, int] = dict.fromkeys(contenders, 0)
+    for _ in range(rounds):
+        for label, command in contenders.items():  # interleaved: A B C D E, A B C D E
+            seconds, peak = timed(command, env)
+            times[label].append(seconds)
+            rss[label] = max(rss[label], peak)
+    sizes = {
+        "rockpack": rock.stat().st_size,
+        "rockpack-cached": rock.stat().st_size,
+        "rockcraft-pipe": (work / "rc.rock").stat().st_size,
+    }
+    return [(name, label, times[label], rss[label], sizes.get(label, 0)) for label in contenders]
+
+
+def report(rows: list[tuple[str, str, list[float], int, int]]) -> str:
+    lines = [
+        "| tree | contender | median s | x rockpack | peak RSS MB | .rock MB |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    reference = {row[0]: statistics.median(row[2]) for row in rows if row[1] == "rockpack"}
+    for tree, label, samples, rss, size in rows:
+        median = statistics.median(samples)
+        ratio = median / reference[tree] if reference[tree] else 0
+        lines.append(
+            f"| {tree} | {label} | {median:.2f} | {ratio:.2f} | {rss} | {size / 1e6:.1f} |"
+            if size
+            else f"| {tree} | {label} | {median:.2f} | {ratio:.2f} | {rss} | |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="one big file, two rounds")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--work", type=Path, default=Path("/var/tmp/rockpack-bench"))
+    parser.add_argument("--trees", default="debian,small,big")
+    args = parser.parse_args()
+    rounds = 2 if args.quick else args.rounds
+    for tool in ("umoci", "skopeo", "pigz", "docker-registry"):
+        if not shutil.which(tool):
+            raise SystemExit(f"{tool} is missing: run scripts/install-deps --test")
+    if args.work.exists():
+        shutil.rmtree(args.work)
+    args.work.mkdir(parents=True)
+    env = {"SOURCE_DATE_EPOCH": EPOCH, "XDG_CACHE_HOME": str(args.work / "cache")}
+    rows = []
+    wanted = args.trees.split(",")
+    registry = Registry(args.work) if "debian" in wanted else None
+    try:
+        for name in wanted:
+            tree = args.work / f"{name}-tree"
+            {
+                "debian": debian_tree,
+                "small": small_tree,
+                "big": lambda t: big_tree(t, 1 if args.quick else 3),
+            }[name](tree)
+            project = make_project(args.work / f"{name}-bare", tree, "bare")
+            rows += run_case(name, project, env, None, rounds, args.work)
+            if name == "debian" and registry:
+                on_base = args.work / "debian-on-debian"
+                shutil.copytree(project / "tree", on_base / "tree", symlinks=True)
+                make_project(on_base, on_base / "tree", "debian@12")
+                base_env = {**env, "ROCKPACK_REGISTRY_MIRROR": f"127.0.0.1:{registry.port}"}
+                rows += run_case(
+                    "debian on debian@12", on_base, base_env, registry.layout, rounds, args.work
+                )
+    finally:
+        if registry:
+            registry.stop()
+    print(f"\nrounds: {rounds}, machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
+    print(report(rows))
+    (args.work / "results.json").write_text(json.dumps(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
