@@ -12,8 +12,8 @@ Per tree, interleaved (A B C ...) for --rounds rounds, reporting medians:
   rockpack-cached   `rockpack pack` with nothing changed (the layer cache hits)
   rockcraft-pipe    what Rockcraft runs: umoci unpack of the base, copy into the bundle,
                     umoci repack, umoci config, skopeo copy to an oci-archive
-  tar|gzip-1        tar -cf - | gzip -1 | sha256sum   (rockpack's default compressor and level)
-  tar|pigz-1        tar -cf - | pigz -1 | sha256sum   (the same, on every core)
+  tar+gzip-1        tar -cf - | gzip -1 | sha256sum   (rockpack's default compressor and level)
+  tar+pigz-1        tar -cf - | pigz -1 | sha256sum   (the same, on every core)
 Figures are wall seconds (median), the ratio to rockpack, peak RSS and output size.
 Not part of the test suite.
 """
@@ -180,8 +180,8 @@ def run_case(
         "rockpack": f"rm -f {project}/.rockpack/layer-cache-*.json && {pack}",
         "rockpack-cached": pack,
         "rockcraft-pipe": rockcraft_pipeline(work, prime, base_layout),
-        "tar|gzip-1": f"tar -C {prime} -cf - . | gzip -1 | sha256sum >/dev/null",
-        "tar|pigz-1": f"tar -C {prime} -cf - . | pigz -1 | sha256sum >/dev/null",
+        "tar+gzip-1": f"tar -C {prime} -cf - . | gzip -1 | sha256sum >/dev/null",
+        "tar+pigz-1": f"tar -C {prime} -cf - . | pigz -1 | sha256sum >/dev/null",
     }
     times: dict[str, list[float]] = {k: [] for k in contenders}
     rss: dict[str, int] = dict.fromkeys(contenders, 0)
