@@ -26,7 +26,7 @@ from craft_cli import (
 )
 
 from rockpack import __version__
-from rockpack.errors import RockpackError
+from rockpack.errors import ProviderError, RockpackError
 from rockpack.lifecycle import STEPS, ShellOptions
 from rockpack.project import LoadedProject, find_project_file, load_project
 from rockpack.source_date import source_date_epoch
@@ -69,10 +69,16 @@ class _LifecycleCommand(BaseCommand):
 
     def fill_parser(self, parser: argparse.ArgumentParser) -> None:
         _add_project_dir(parser)
-        parser.add_argument(
+        mode = parser.add_mutually_exclusive_group()
+        mode.add_argument(
             "--destructive-mode",
             action="store_true",
             help="Build on this host instead of a clean instance",
+        )
+        mode.add_argument(
+            "--use-lxd",
+            action="store_true",
+            help="Build in a clean LXD instance (the default when LXD is usable)",
         )
         parser.add_argument("--platform", help="Build only this platform of the project")
         parser.add_argument("--build-for", help="Build only platforms for this architecture")
@@ -106,9 +112,66 @@ class _LifecycleCommand(BaseCommand):
     def run(self, parsed_args: argparse.Namespace) -> int:
         from rockpack.pack import run_lifecycle
 
-        run_lifecycle(_load(parsed_args), self.step, self._options(parsed_args))
+        loaded = _load(parsed_args)
+        if _in_clean_instance(parsed_args):
+            _clean_build(loaded, self, parsed_args)
+            return 0
+        run_lifecycle(loaded, self.step, self._options(parsed_args))
         emit.message(f"Ran the parts to the {self.step} step.")
         return 0
+
+    def inner_arguments(self, parsed: argparse.Namespace) -> list[str]:
+        """The flags the same command takes inside a clean instance."""
+        arguments = []
+        for flag in ("platform", "build_for"):
+            if getattr(parsed, flag):
+                arguments += [f"--{flag.replace('_', '-')}", getattr(parsed, flag)]
+        for flag in ("shell", "shell_after", "debug", "refresh_base"):
+            if getattr(parsed, flag):
+                arguments.append(f"--{flag.replace('_', '-')}")
+        return arguments
+
+
+def _in_clean_instance(parsed: argparse.Namespace) -> bool:
+    """Whether this build runs in an LXD instance: by default, when LXD is usable."""
+    from rockpack.lxd.clean_build import is_managed
+    from rockpack.lxd.lxc import Lxc, LxdUnusableError
+
+    if is_managed() or parsed.destructive_mode:
+        return False
+    try:
+        Lxc().check_usable()
+    except LxdUnusableError as err:
+        if parsed.use_lxd:
+            raise
+        raise ProviderError(
+            f"No clean build environment: {err.brief}",
+            details=err.details,
+            resolution=f"Build on this host with --destructive-mode, or: {err.resolution}",
+            retcode=2,
+        ) from err
+    return True
+
+
+def _clean_build(
+    loaded: LoadedProject,
+    command: _LifecycleCommand,
+    parsed: argparse.Namespace,
+    output: Path | None = None,
+) -> None:
+    from rockpack.lxd.clean_build import CleanBuild, run_clean_build
+    from rockpack.source_date import project_source_date
+
+    run_clean_build(
+        CleanBuild(
+            loaded=loaded,
+            command=command.name,
+            arguments=command.inner_arguments(parsed),
+            output=output,
+            interactive=bool(parsed.shell or parsed.shell_after or parsed.debug),
+            source_date=project_source_date(loaded.project_dir),
+        )
+    )
 
 
 def parse_compression(text: str) -> Any:
@@ -162,11 +225,16 @@ class PackCommand(_LifecycleCommand):
         from rockpack.pack import pack
 
         output = parsed_args.output.resolve() if parsed_args.output else None
-        options = replace(
-            self._options(parsed_args), compression=parse_compression(parsed_args.compression)
-        )
-        pack(_load(parsed_args), options, output)
+        compression = parse_compression(parsed_args.compression)
+        loaded = _load(parsed_args)
+        if _in_clean_instance(parsed_args):
+            _clean_build(loaded, self, parsed_args, output=output)
+            return 0
+        pack(loaded, replace(self._options(parsed_args), compression=compression), output)
         return 0
+
+    def inner_arguments(self, parsed: argparse.Namespace) -> list[str]:
+        return [*super().inner_arguments(parsed), "--compression", parsed.compression]
 
 
 class PushCommand(BaseCommand):

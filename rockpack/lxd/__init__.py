@@ -1,0 +1,1 @@
+"""Clean builds in LXD instances."""

@@ -1,0 +1,309 @@
+"""Clean builds: run the very same rockpack, in destructive mode, inside an LXD instance.
+
+A prepared base instance (the build-base image plus rockpack in a venv) is cached per
+image and rockpack source. Each build starts from a clean copy of it (copy-on-write
+pools) or from a clean snapshot (the 'dir' pool); the project goes in and the artifacts
+come out as tar streams through ``lxc exec``. ROCKPACK_MANAGED=1 tells the inner run
+where it is.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import subprocess
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from craft_cli import emit
+
+from rockpack.architectures import host_arch
+from rockpack.errors import ProviderError
+from rockpack.lxd.image import ensure_image, recipe_for
+from rockpack.lxd.lxc import Lxc
+from rockpack.lxd.proxy import HostProxy
+from rockpack.lxd.wheels import ensure_wheels
+from rockpack.project import LoadedProject
+from rockpack.workspace import STATE_DIR_NAME, user_cache_dir
+
+MANAGED_ENV = "ROCKPACK_MANAGED"
+VENV = "/opt/rockpack/venv"
+PROJECT_DIR = "/root/project"
+OUTPUT_DIR = "/root/output"
+INIT = "lxc.init.cmd = /bin/sleep infinity"
+PROXY_PORT = 3142
+# Environment a clean build passes through to the inner run.
+PASSED_ENV = (
+    "SOURCE_DATE_EPOCH",
+    "ROCKPACK_REGISTRY_MIRROR",
+    "ROCKPACK_INSECURE_REGISTRIES",
+    "ROCKPACK_REGISTRY_TIMEOUT",
+    "ROCKPACK_PEBBLE_SOURCE",
+)
+# Brings up loopback in an instance whose init is not systemd (python3 is in the image).
+_LOOPBACK_UP = (
+    "import fcntl, socket, struct\n"
+    "s = socket.socket()\n"
+    "req = struct.pack('16sH14x', b'lo', 0)\n"
+    "flags = struct.unpack('16sH14x', fcntl.ioctl(s, 0x8913, req))[1]\n"
+    "fcntl.ioctl(s, 0x8914, struct.pack('16sH14x', b'lo', flags | 1))\n"
+)
+
+
+def is_managed() -> bool:
+    return os.environ.get(MANAGED_ENV) == "1"
+
+
+@dataclass(frozen=True)
+class CleanBuild:
+    """One clean build of a project: what to run inside and where results go."""
+
+    loaded: LoadedProject
+    command: str  # pack, prime, ...
+    arguments: list[str]  # passed on to the inner rockpack
+    output: Path | None
+    interactive: bool  # --shell, --shell-after or --debug were given
+    source_date: int
+
+
+def run_clean_build(build: CleanBuild, lxc: Lxc | None = None) -> list[Path]:
+    """Run ``build`` in an instance; return the artifacts copied back to the host."""
+    lxc = lxc or Lxc()
+    lxc.check_usable()
+    lxc.ensure_project()
+    project = build.loaded.project
+    cache = user_cache_dir() / "lxd"
+    recipe = recipe_for(project.effective_build_base, host_arch())
+    started = time.monotonic()
+    with _host_lock(cache / "prepare.lock"):
+        emit.progress(f"Preparing the {project.effective_build_base} build image")
+        image = ensure_image(lxc, recipe, cache)
+        wheels, wheels_key = ensure_wheels(cache / "wheels")
+        base = _ensure_base_instance(lxc, image, wheels, wheels_key)
+    instance = _instance_name(project.name, build.loaded.project_dir)
+    _fresh_instance(lxc, base, instance)
+    emit.debug(f"Instance {instance} ready in {time.monotonic() - started:.1f}s")
+    try:
+        lxc.start(instance)
+        lxc.exec(instance, ["python3", "-c", _LOOPBACK_UP])
+        with _package_access(lxc, instance, project) as proxy_env:
+            _forward_registry(lxc, instance)
+            _push_project(lxc, instance, build.loaded.project_dir)
+            code = _run_inner(lxc, instance, build, proxy_env)
+            if code != 0:
+                raise ProviderError(
+                    f"The build in the clean instance failed (exit status {code}).",
+                    resolution="See the output above; --debug opens a shell in the instance "
+                    "where it failed.",
+                    retcode=code,
+                )
+            return _pull_artifacts(lxc, instance, build) if build.command == "pack" else []
+    finally:
+        lxc.stop(instance)  # forced: also when interrupted
+
+
+def clean_instances(lxc: Lxc, project_name: str, project_dir: Path, *, everything: bool) -> None:
+    """Delete the project's instance; with ``everything``, rockpack's bases and images too."""
+    lxc.check_usable()
+    lxc.ensure_project()
+    names = lxc.instances()
+    own = _instance_name(project_name, project_dir)
+    for name in names:
+        if name == own or (everything and name.startswith("rockpack-base-")):
+            lxc.delete(name)
+    if everything:
+        for alias in _image_aliases(lxc):
+            lxc.run("image", "delete", alias, check=False)
+
+
+def _image_aliases(lxc: Lxc) -> list[str]:
+    import json
+
+    images = json.loads(lxc.run("image", "list", "--format", "json").stdout)
+    return [
+        a["name"] for i in images for a in i.get("aliases", []) if a["name"].startswith("rockpack-")
+    ]
+
+
+def _instance_name(name: str, project_dir: Path) -> str:
+    digest = hashlib.sha1(str(project_dir.resolve()).encode()).hexdigest()[:8]
+    return f"rockpack-{name}-{digest}"[:63]
+
+
+def _ensure_base_instance(lxc: Lxc, image: str, wheels: Path, wheels_key: str) -> str:
+    name = f"rockpack-base-{hashlib.sha256(image.encode()).hexdigest()[:8]}-{wheels_key[:8]}"
+    existing = lxc.instances().get(name)
+    if existing and lxc.config_get(name, "user.rockpack.status") == "READY":
+        return name
+    if existing:
+        lxc.delete(name)  # a preparation that did not finish
+    emit.progress("Installing rockpack in a base instance (once per image and version)")
+    lxc.init(image, name, {"raw.lxc": INIT, "user.rockpack.status": "PREPARING"})
+    try:
+        lxc.start(name)
+        lxc.exec(name, ["python3", "-c", _LOOPBACK_UP])
+        lxc.exec(name, ["mkdir", "-p", "/tmp/wheels"])
+        _push_tree(lxc, name, wheels, "/tmp/wheels", exclude=())
+        lxc.exec(name, ["python3", "-m", "venv", "--system-site-packages", VENV])
+        lxc.exec(
+            name,
+            [
+                f"{VENV}/bin/pip",
+                "install",
+                "--quiet",
+                "--no-index",
+                "--disable-pip-version-check",
+                "--find-links",
+                "/tmp/wheels",
+                "rockpack",
+            ],
+        )
+        lxc.exec(name, ["rm", "-rf", "/tmp/wheels"])
+    finally:
+        lxc.stop(name)
+    lxc.config_set(name, "user.rockpack.status", "READY")
+    return name
+
+
+def _fresh_instance(lxc: Lxc, base: str, instance: str) -> None:
+    """The project's instance, as clean as the base: a copy, or a snapshot restored."""
+    existing = lxc.instances().get(instance)
+    copy_on_write = lxc.storage_driver() in ("btrfs", "zfs", "lvm", "ceph")
+    if existing and existing.get("config", {}).get("user.rockpack.base") != base:
+        lxc.delete(instance)  # made from an older base
+        existing = None
+    if copy_on_write or not existing:
+        if existing:
+            lxc.delete(instance)
+        lxc.copy(base, instance)
+        lxc.config_set(instance, "user.rockpack.base", base)
+        if not copy_on_write:
+            lxc.snapshot(instance, "clean")
+        return
+    lxc.stop(instance)
+    lxc.restore(instance, "clean")
+
+
+@contextmanager
+def _package_access(lxc: Lxc, instance: str, project: object) -> Iterator[dict[str, str]]:
+    """Package archives inside: the instance's own network, or the host's through a proxy."""
+    probe = lxc.exec(instance, ["getent", "hosts", "deb.debian.org"], check=False)
+    if probe.returncode == 0:
+        yield {}
+        return
+    with HostProxy() as proxy:
+        device = "rockpack-proxy"
+        lxc.run("config", "device", "remove", instance, device, check=False)
+        lxc.add_proxy(
+            instance, device, f"tcp:127.0.0.1:{PROXY_PORT}", f"tcp:127.0.0.1:{proxy.port}"
+        )
+        address = f"http://127.0.0.1:{PROXY_PORT}"
+        conf = f'Acquire::http::Proxy "{address}";\n'.encode()
+        with tempfile.TemporaryFile() as handle:
+            handle.write(conf)
+            handle.seek(0)
+            lxc.exec(instance, ["tee", "/etc/apt/apt.conf.d/01rockpack-proxy"], stdin=handle)
+        yield {"http_proxy": address, "https_proxy": address}
+
+
+def _forward_registry(lxc: Lxc, instance: str) -> None:
+    """A registry on the host's loopback (a test or local mirror) is reachable inside too."""
+    mirror = os.environ.get("ROCKPACK_REGISTRY_MIRROR", "")
+    host, _, port = mirror.rpartition(":")
+    if host in ("127.0.0.1", "localhost") and port.isdigit():
+        device = "rockpack-registry"
+        lxc.run("config", "device", "remove", instance, device, check=False)
+        lxc.add_proxy(instance, device, f"tcp:127.0.0.1:{port}", f"tcp:127.0.0.1:{port}")
+
+
+def _push_project(lxc: Lxc, instance: str, project_dir: Path) -> None:
+    emit.progress("Sending the project into the instance")
+    lxc.exec(instance, ["rm", "-rf", PROJECT_DIR, OUTPUT_DIR])
+    lxc.exec(instance, ["mkdir", "-p", PROJECT_DIR, OUTPUT_DIR])
+    _push_tree(lxc, instance, project_dir, PROJECT_DIR, exclude=(STATE_DIR_NAME, ".git", "*.rock"))
+
+
+def _push_tree(
+    lxc: Lxc, instance: str, source: Path, target: str, exclude: tuple[str, ...]
+) -> None:
+    """A tar stream of ``source`` into ``target`` (owners kept as root's when not root)."""
+    command = ["tar", "-C", str(source), "--numeric-owner", "-cf", "-"]
+    if os.geteuid() != 0:
+        command[1:1] = ["--owner=0", "--group=0"]
+    command += [f"--exclude=./{pattern}" for pattern in exclude] + ["."]
+    with subprocess.Popen(command, stdout=subprocess.PIPE) as tar:
+        assert tar.stdout is not None
+        lxc.exec(instance, ["tar", "-C", target, "--numeric-owner", "-xf", "-"], stdin=tar.stdout)
+    if tar.returncode != 0:
+        raise ProviderError(f"Could not read {source} to send it into the instance.")
+
+
+def _run_inner(lxc: Lxc, instance: str, build: CleanBuild, proxy_env: dict[str, str]) -> int:
+    env = {MANAGED_ENV: "1", **proxy_env}
+    for key in PASSED_ENV:
+        if os.environ.get(key):
+            env[key] = os.environ[key]
+    # The same date as a build on the host: the host knows the project's git history.
+    env.setdefault("SOURCE_DATE_EPOCH", str(build.source_date))
+    command = [
+        f"{VENV}/bin/rockpack",
+        build.command,
+        "--destructive-mode",
+        "--project-dir",
+        PROJECT_DIR,
+        *build.arguments,
+    ]
+    if build.command == "pack":
+        command += ["--output", OUTPUT_DIR]
+    emit.progress(f"Running 'rockpack {build.command}' in the clean instance")
+    if build.interactive:
+        with emit.pause():
+            return lxc.interactive(instance, command, env, PROJECT_DIR)
+    with emit.pause():
+        result = lxc.exec(
+            instance, command, env=env, cwd=PROJECT_DIR, check=False, passthrough=True
+        )
+    return result.returncode
+
+
+def _pull_artifacts(lxc: Lxc, instance: str, build: CleanBuild) -> list[Path]:
+    """Copy the rocks out; each lands under its name only when complete."""
+    destination = build.output or build.loaded.project_dir
+    directory = destination if destination.suffix != ".rock" else destination.parent
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    with tempfile.TemporaryDirectory(dir=directory, prefix=".rockpack-pull-") as scratch:
+        archive = Path(scratch) / "out.tar"
+        with archive.open("wb") as handle:
+            lxc.exec(instance, ["tar", "-C", OUTPUT_DIR, "-cf", "-", "."], stdout=handle)
+        with tarfile.open(archive) as tar:
+            for member in tar.getmembers():
+                if not (member.isfile() and member.name.endswith(".rock")):
+                    continue
+                name = Path(member.name).name
+                target = destination if destination.suffix == ".rock" else directory / name
+                part = Path(scratch) / name
+                with tar.extractfile(member) as src, part.open("wb") as dst:  # type: ignore[union-attr]
+                    while chunk := src.read(1 << 20):
+                        dst.write(chunk)
+                part.chmod(0o644)
+                part.replace(target)
+                written.append(target)
+    for path in written:
+        emit.message(f"Packed {path} (in a clean LXD instance)")
+    return written
+
+
+@contextmanager
+def _host_lock(path: Path) -> Iterator[None]:
+    """One preparation of images and base instances at a time on this host."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
