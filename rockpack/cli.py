@@ -132,6 +132,30 @@ class _LifecycleCommand(BaseCommand):
         return arguments
 
 
+def _clean_lxd(project_dir: Path, *, everything: bool) -> None:
+    """Remove the project's instance (and, with ``everything``, bases and images)."""
+    from rockpack.lxd.clean_build import clean_instances, is_managed
+    from rockpack.lxd.lxc import Lxc, LxdUnusableError
+
+    if is_managed():
+        return
+    lxc = Lxc()
+    try:
+        lxc.check_usable()
+    except LxdUnusableError:
+        if everything:
+            raise
+        return  # no LXD: nothing of ours can be there
+    try:
+        name = load_project(project_dir).project.name
+    except RockpackError:
+        name = ""
+    clean_instances(lxc, name, project_dir, everything=everything)
+    emit.message(
+        "Removed the clean-build instance" + (", base instances and images." if everything else ".")
+    )
+
+
 def _in_clean_instance(parsed: argparse.Namespace) -> bool:
     """Whether this build runs in an LXD instance: by default, when LXD is usable."""
     from rockpack.lxd.clean_build import is_managed
@@ -282,11 +306,18 @@ class LoadCommand(BaseCommand):
 class CleanCommand(BaseCommand):
     name = "clean"
     help_msg = "Remove the project's build files"
-    overview = "Remove what the parts made (all of it, or only the named parts')."
+    overview = (
+        "Remove what the parts made (all of it, or only the named parts'), and the project's "
+        "clean-build instance. --all also removes rockpack's cached LXD base instances and "
+        "images."
+    )
 
     def fill_parser(self, parser: argparse.ArgumentParser) -> None:
         _add_project_dir(parser)
         parser.add_argument("parts", nargs="*", help="Clean only these parts")
+        parser.add_argument(
+            "--all", action="store_true", help="Also remove cached LXD base instances and images"
+        )
 
     def run(self, parsed_args: argparse.Namespace) -> int:
         import shutil
@@ -297,6 +328,8 @@ class CleanCommand(BaseCommand):
 
         project_dir = parsed_args.project_dir.resolve()
         workspace = Workspace(project_dir)
+        if not parsed_args.parts:
+            _clean_lxd(project_dir, everything=parsed_args.all)
         if not workspace.state_dir.exists():
             emit.message("Nothing to clean.")
             return 0

@@ -65,10 +65,12 @@ def test_no_project_file(tmp_path):
     assert_clean_failure(result, "No project file", "rockpack init")
 
 
-def test_clean_build_not_available_says_how_to_proceed(tmp_path):
+def test_without_lxd_and_without_a_flag_says_how_to_proceed(tmp_path):
     write_project(tmp_path, MINIMAL)
-    result = run_rockpack("pack", "--project-dir", tmp_path)
-    assert_clean_failure(result, "Clean builds", "--destructive-mode", code=2)
+    result = run_rockpack(
+        "pack", "--project-dir", tmp_path, env={"LXD_DIR": str(tmp_path / "no-lxd-here")}
+    )
+    assert_clean_failure(result, "No clean build environment", "--destructive-mode", code=2)
 
 
 def test_services_need_pebble_which_is_not_available(tmp_path):

@@ -1,0 +1,135 @@
+"""Clean builds in a real LXD daemon (started for the session, no network inside)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import MINIMAL, REPO, require_tool, run_rockpack, write_project
+
+pytestmark = pytest.mark.integration
+
+EPOCH = "1700000000"
+TIMES: dict[str, float] = {}
+
+
+@pytest.fixture(scope="session")
+def lxd() -> Iterator[dict[str, str]]:
+    """An LXD daemon of the test session's own: a dir pool, no network, then shut down."""
+    daemon, client = require_tool("lxd"), require_tool("lxc")
+    # Unprivileged containers run as shifted uids, which must be able to traverse the
+    # path to their root filesystem: pytest's own temporary root is private (0700).
+    work = Path(tempfile.mkdtemp(prefix="rockpack-lxd-", dir="/var/tmp"))
+    work.chmod(0o755)
+    env = {
+        "LXD_DIR": str(work / "var"),
+        "LXD_CONF": str(work / "conf"),
+        "XDG_CACHE_HOME": str(work / "cache"),
+    }
+    for name in ("var", "conf", "pool"):
+        (work / name).mkdir()
+    full = {**os.environ, **env}
+    log = (work / "lxd.out").open("wb")
+    process = subprocess.Popen(
+        [daemon, "--group", "root", "--logfile", str(work / "lxd.log")],
+        env=full,
+        stdout=log,
+        stderr=log,
+    )
+    try:
+        subprocess.run([daemon, "waitready", "--timeout", "60"], env=full, check=True)
+        preseed = (
+            'config:\n  images.auto_update_interval: "0"\n'
+            f"storage_pools:\n- name: default\n  driver: dir\n  config: {{source: {work}/pool}}\n"
+            "profiles:\n- name: default\n  devices:\n"
+            "    root: {path: /, pool: default, type: disk}\n"
+        )
+        subprocess.run([daemon, "init", "--preseed"], input=preseed.encode(), env=full, check=True)
+        assert subprocess.run([client, "info"], env=full, capture_output=True).returncode == 0
+        yield env
+    finally:
+        subprocess.run(
+            [daemon, "shutdown", "--timeout", "60"], env=full, check=False, capture_output=True
+        )
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        log.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def timed_pack(project: Path, env: dict[str, str], *extra: str):
+    started = time.monotonic()
+    result = run_rockpack(
+        "pack", "--project-dir", project, *extra, env={**env, "SOURCE_DATE_EPOCH": EPOCH}
+    )
+    return result, time.monotonic() - started
+
+
+def instances(env: dict[str, str]) -> list[str]:
+    out = subprocess.run(
+        ["lxc", "--project", "rockpack", "list", "--format", "json"],
+        env={**os.environ, **env},
+        capture_output=True,
+        check=True,
+    ).stdout
+    return [item["name"] for item in json.loads(out)]
+
+
+def test_clean_build_matches_a_host_build_byte_for_byte(lxd, tmp_path):
+    clean, host = tmp_path / "clean", tmp_path / "host"
+    shutil.copytree(REPO / "examples", clean)
+    shutil.copytree(REPO / "examples", host)
+    result, TIMES["cold clean build"] = timed_pack(clean, lxd)  # LXD is the default
+    assert result.returncode == 0, result.stderr
+    assert "in a clean LXD instance" in result.stdout
+    destructive, TIMES["destructive build"] = timed_pack(host, lxd, "--destructive-mode")
+    assert destructive.returncode == 0, destructive.stderr
+    rock = "hello-busybox_1.0_amd64.rock"
+    assert (clean / rock).read_bytes() == (host / rock).read_bytes()
+
+    again, TIMES["warm clean build"] = timed_pack(clean, lxd)
+    assert again.returncode == 0, again.stderr
+    assert "Installing rockpack in a base instance" not in again.stderr  # the base is reused
+    assert (clean / rock).read_bytes() == (host / rock).read_bytes()
+    print("\nclean builds: " + ", ".join(f"{k} {v:.1f}s" for k, v in TIMES.items()))
+
+    assert run_rockpack("clean", "--project-dir", clean, env=lxd).returncode == 0
+    assert not [name for name in instances(lxd) if name.startswith("rockpack-hello-busybox")]
+    assert [name for name in instances(lxd) if name.startswith("rockpack-base-")]
+
+
+def test_a_failing_clean_build_is_reported_and_leaves_no_rock(lxd, tmp_path):
+    project = tmp_path / "failing"
+    write_project(
+        project,
+        MINIMAL.replace(
+            "plugin: nil", "plugin: nil\n        override-build: echo broken >&2; exit 3"
+        ),
+    )
+    result, _ = timed_pack(project, lxd, "--use-lxd")
+    assert result.returncode != 0
+    assert "The build in the clean instance failed" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not list(project.glob("*.rock")) and not list(project.glob(".rockpack-pull-*"))
+
+
+def test_use_lxd_without_a_daemon_says_so(tmp_path):
+    write_project(tmp_path, MINIMAL)
+    result = run_rockpack(
+        "pack",
+        "--use-lxd",
+        "--project-dir",
+        tmp_path,
+        env={"LXD_DIR": str(tmp_path / "no-daemon-here")},
+    )
+    assert result.returncode == 1
+    assert "daemon is not running" in result.stderr

@@ -1,0 +1,182 @@
+"""The lxc wrapper and the clean-build steps, against a fake lxc on PATH."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+import textwrap
+
+import pytest
+
+from rockpack.lxd.clean_build import _fresh_instance, _instance_name
+from rockpack.lxd.lxc import Lxc, LxdUnusableError
+
+FAKE = textwrap.dedent("""\
+    #!{python}
+    import json, os, sys
+    spec = json.load(open(os.environ["FAKE_LXC_SPEC"]))
+    with open(os.environ["FAKE_LXC_LOG"], "a") as log:
+        log.write(json.dumps(sys.argv[1:]) + "\\n")
+    args = [a for a in sys.argv[1:]]
+    if args[:2] == ["--project", "rockpack"]:
+        args = args[2:]
+    for prefix, answer in spec.items():
+        if " ".join(args).startswith(prefix):
+            sys.stdout.write(answer.get("stdout", ""))
+            sys.stderr.write(answer.get("stderr", ""))
+            sys.exit(answer.get("code", 0))
+    sys.exit(0)
+""")
+
+
+@pytest.fixture
+def fake_lxc(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "lxc"
+    script.write_text(FAKE.replace("{python}", sys.executable))
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    spec_file, log_file = tmp_path / "spec.json", tmp_path / "log"
+    monkeypatch.setenv("FAKE_LXC_SPEC", str(spec_file))
+    monkeypatch.setenv("FAKE_LXC_LOG", str(log_file))
+    return FakeLxc(spec_file, log_file)
+
+
+class FakeLxc:
+    """Set the canned answers (by argument prefix); read back the recorded calls."""
+
+    def __init__(self, spec_file, log_file):
+        self.spec_file, self.log_file = spec_file, log_file
+
+    def __call__(self, spec: dict) -> FakeLxc:
+        self.spec_file.write_text(json.dumps(spec))
+        self.log_file.write_text("")
+        return self
+
+    @property
+    def calls(self) -> list[list[str]]:
+        return [json.loads(line) for line in self.log_file.read_text().splitlines()]
+
+
+def test_lxd_not_installed(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(LxdUnusableError, match="not installed") as info:
+        Lxc().check_usable()
+    assert "--destructive-mode" in info.value.resolution
+
+
+@pytest.mark.parametrize(
+    ("spec", "message", "fix"),
+    [
+        (
+            {
+                "info": {
+                    "code": 1,
+                    "stderr": 'Error: Get "http://unix.socket/1.0": dial unix '
+                    "/var/lib/lxd/unix.socket: connect: no such file or directory",
+                }
+            },
+            "daemon is not running",
+            "Start it",
+        ),
+        (
+            {"info": {"code": 1, "stderr": "Error: ... connect: permission denied"}},
+            "permission denied",
+            "'lxd' group",
+        ),
+        (
+            {"storage show default": {"code": 1, "stderr": "Error: Storage pool not found"}},
+            "no 'default' storage pool",
+            "lxd init",
+        ),
+    ],
+)
+def test_unusable_lxd_says_why_and_what_to_do(fake_lxc, spec, message, fix):
+    fake_lxc(spec)
+    with pytest.raises(LxdUnusableError, match=message) as info:
+        Lxc().check_usable()
+    assert fix in info.value.resolution
+
+
+def test_exec_command_line(fake_lxc):
+    handle = fake_lxc({})
+    Lxc().exec("inst", ["rockpack", "pack"], env={"B": "2", "A": "1"}, cwd="/root/project")
+    assert handle.calls == [
+        [
+            "--project",
+            "rockpack",
+            "exec",
+            "-T",
+            "inst",
+            "--env",
+            "A=1",
+            "--env",
+            "B=2",
+            "--cwd",
+            "/root/project",
+            "--",
+            "rockpack",
+            "pack",
+        ]
+    ]
+
+
+def test_stops_are_always_forced(fake_lxc):
+    handle = fake_lxc({})
+    Lxc().stop("inst")
+    assert handle.calls == [["--project", "rockpack", "stop", "--force", "inst"]]
+
+
+def test_failed_call_is_a_clear_error(fake_lxc):
+    fake_lxc(
+        {
+            "start": {
+                "code": 1,
+                "stderr": "Error: boom\nThe instance you are starting "
+                "doesn't have any network attached to it.\n",
+            }
+        }
+    )
+    with pytest.raises(Exception, match=r"'lxc start inst' failed: Error: boom$"):
+        Lxc().start("inst")
+
+
+def test_dir_pool_first_copy_then_snapshot_then_restore(fake_lxc):
+    listing = {
+        "list": {"stdout": "[]"},
+        "query /1.0/storage-pools/default": {"stdout": '{"driver": "dir"}'},
+    }
+    handle = fake_lxc(listing)
+    _fresh_instance(Lxc(), "rockpack-base-x", "rockpack-p-1")
+    commands = [c[2:] for c in handle.calls if c[:2] == ["--project", "rockpack"]]
+    assert ["copy", "rockpack-base-x", "rockpack-p-1"] in commands
+    assert ["snapshot", "rockpack-p-1", "clean"] in commands
+    existing = {"name": "rockpack-p-1", "config": {"user.rockpack.base": "rockpack-base-x"}}
+    handle = fake_lxc({**listing, "list": {"stdout": json.dumps([existing])}})
+    _fresh_instance(Lxc(), "rockpack-base-x", "rockpack-p-1")
+    commands = [c[2:] for c in handle.calls if c[:2] == ["--project", "rockpack"]]
+    assert ["restore", "rockpack-p-1", "clean"] in commands
+    assert not any(c[0] == "copy" for c in commands)
+
+
+def test_copy_on_write_pool_copies_every_time(fake_lxc):
+    existing = {"name": "rockpack-p-1", "config": {"user.rockpack.base": "rockpack-base-x"}}
+    handle = fake_lxc(
+        {
+            "list": {"stdout": json.dumps([existing])},
+            "query /1.0/storage-pools/default": {"stdout": '{"driver": "btrfs"}'},
+        }
+    )
+    _fresh_instance(Lxc(), "rockpack-base-x", "rockpack-p-1")
+    commands = [c[2:] for c in handle.calls if c[:2] == ["--project", "rockpack"]]
+    assert ["delete", "--force", "rockpack-p-1"] in commands
+    assert ["copy", "rockpack-base-x", "rockpack-p-1"] in commands
+    assert not any(c[0] == "snapshot" for c in commands)
+
+
+def test_instance_names_differ_per_project_directory(tmp_path):
+    one, two = _instance_name("app", tmp_path / "a"), _instance_name("app", tmp_path / "b")
+    assert one != two and one.startswith("rockpack-app-") and len(one) <= 63
