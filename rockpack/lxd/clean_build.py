@@ -30,7 +30,7 @@ from rockpack.lxd.lxc import Lxc
 from rockpack.lxd.proxy import HostProxy
 from rockpack.lxd.wheels import ensure_wheels
 from rockpack.project import LoadedProject
-from rockpack.workspace import STATE_DIR_NAME, user_cache_dir
+from rockpack.workspace import STATE_DIR_NAME, Workspace, project_lock, user_cache_dir
 
 MANAGED_ENV = "ROCKPACK_MANAGED"
 VENV = "/opt/rockpack/venv"
@@ -87,6 +87,14 @@ def run_clean_build(build: CleanBuild, lxc: Lxc | None = None) -> list[Path]:
         wheels, wheels_key = ensure_wheels(cache / "wheels")
         base = _ensure_base_instance(lxc, image, wheels, wheels_key)
     instance = _instance_name(project.name, build.loaded.project_dir)
+    # Two builds of one project would share its instance: the second waits for nothing
+    # and says so; builds of other projects use other instances and run side by side.
+    with project_lock(Workspace(build.loaded.project_dir)):
+        return _build_in(lxc, base, instance, build, started)
+
+
+def _build_in(lxc: Lxc, base: str, instance: str, build: CleanBuild, started: float) -> list[Path]:
+    project = build.loaded.project
     _fresh_instance(lxc, base, instance)
     emit.debug(f"Instance {instance} ready in {time.monotonic() - started:.1f}s")
     try:
