@@ -17,6 +17,7 @@ import yaml
 
 from rockpack.architectures import DEB_TO_OCI
 from rockpack.errors import RockpackError
+from rockpack.json_state import read_state, write_state
 from rockpack.oci.blobs import BlobStore, Descriptor
 from rockpack.oci.reference import Reference, parse_reference
 from rockpack.oci.registry import Manifest, Platform, RegistryClient
@@ -107,7 +108,7 @@ def obtain_base(
     """The base for ``build_for``: from the pin and cache, or resolved and downloaded."""
     reference = base_reference(name)
     pin_key = f"{name} {build_for}"
-    pins = _read_pins(pin_file)
+    pins = read_state(pin_file)
     pin = pins.get(pin_key)
     if not refresh and pin and pin.get("reference") == str(reference):
         cached = _from_cache(name, reference, pin, cache)
@@ -127,7 +128,7 @@ def obtain_base(
         "digest": manifest.digest,
         "media-type": manifest.media_type,
     }
-    _write_pins(pin_file, pins)
+    write_state(pin_file, pins)
     return image
 
 
@@ -170,18 +171,3 @@ def _load(name: str, manifest: Manifest, cache: BlobStore) -> BaseImage:
             resolution="The base image is malformed; use another one.",
         )
     return image
-
-
-def _read_pins(path: Path) -> dict[str, dict[str, str]]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _write_pins(path: Path, pins: dict[str, dict[str, str]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(pins, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)

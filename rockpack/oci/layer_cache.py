@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from rockpack.errors import LayerError
+from rockpack.json_state import read_state, write_state
 from rockpack.oci.blobs import BlobStore, Descriptor
 from rockpack.oci.compress import Compression
 from rockpack.oci.entries import Entry
@@ -52,7 +53,7 @@ def cached_write_layer(
 ) -> tuple[Layer, bool]:
     """(the layer, whether it came from the cache)."""
     key = entries_key(entries, compression)
-    hit = _read(cache_file).get(key) if key else None
+    hit = read_state(cache_file).get(key) if key else None
     if hit is not None:
         digest, size = str(hit.get("digest", "")), int(str(hit.get("size", -1)))
         if _present(store, digest, size):
@@ -68,7 +69,7 @@ def cached_write_layer(
                 "diff-id": layer.diff_id,
             }
         }
-        _write(cache_file, cache)  # one entry: the layer the prime dir makes now
+        write_state(cache_file, cache)  # one entry: the layer the prime dir makes now
     return layer, False
 
 
@@ -77,18 +78,3 @@ def _present(store: BlobStore, digest: str, size: int) -> bool:
         return store.has(digest) and store.path(digest).stat().st_size == size
     except LayerError:  # a damaged cache entry is a miss
         return False
-
-
-def _read(path: Path) -> dict[str, dict[str, object]]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _write(path: Path, data: object) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, sort_keys=True))
-    tmp.replace(path)

@@ -372,20 +372,7 @@ BASE_CASES: dict[str, BaseCase] = {
     ),
 }
 
-BASE_PROJECT = """
-    name: conformance
-    version: "1"
-    summary: conformance case
-    description: One conformance case on a crafted base.
-    base: debian@12
-    platforms:
-      amd64:
-    entrypoint-command: /nothing
-    parts:
-      tree:
-        plugin: dump
-        source: tree
-"""
+BASE_PROJECT = BARE_PROJECT.replace("base: bare\n    build-base: debian@12", "base: debian@12")
 
 
 @pytest.mark.parametrize("case", list(BASE_CASES))
