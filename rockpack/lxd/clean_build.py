@@ -252,6 +252,23 @@ def _push_tree(
         raise ProviderError(f"Could not read {source} to send it into the instance.")
 
 
+def _push_pebble_source(lxc: Lxc, instance: str, source: Path) -> str:
+    if not source.exists():
+        raise ProviderError(
+            f"ROCKPACK_PEBBLE_SOURCE names {source}, which does not exist.",
+            resolution="Point it at a pebble binary, a directory or an archive holding one.",
+        )
+    target = "/root/pebble-source"
+    lxc.exec(instance, ["mkdir", "-p", target])
+    if source.is_dir():
+        _push_tree(lxc, instance, source, target, exclude=())
+        return target
+    copy = f"{target}/{source.name}"
+    with source.open("rb") as handle:
+        lxc.exec(instance, ["sh", "-c", 'cat > "$0"', copy], stdin=handle)
+    return copy
+
+
 def _run_inner(lxc: Lxc, instance: str, build: CleanBuild, proxy_env: dict[str, str]) -> int:
     env = {MANAGED_ENV: "1", **proxy_env}
     for key in PASSED_ENV:
@@ -259,6 +276,9 @@ def _run_inner(lxc: Lxc, instance: str, build: CleanBuild, proxy_env: dict[str, 
             env[key] = os.environ[key]
     # The same date as a build on the host: the host knows the project's git history.
     env.setdefault("SOURCE_DATE_EPOCH", str(build.source_date))
+    pebble = env.get("ROCKPACK_PEBBLE_SOURCE", "")
+    if pebble.startswith("/"):  # a host path: send it in, and point at the copy
+        env["ROCKPACK_PEBBLE_SOURCE"] = _push_pebble_source(lxc, instance, Path(pebble))
     command = [
         f"{VENV}/bin/rockpack",
         build.command,

@@ -133,3 +133,31 @@ def test_use_lxd_without_a_daemon_says_so(tmp_path):
     )
     assert result.returncode == 1
     assert "daemon is not running" in result.stderr
+
+
+def test_a_host_pebble_source_reaches_the_clean_build(lxd, tmp_path):
+    import tarfile
+
+    project = tmp_path / "services"
+    write_project(
+        project,
+        MINIMAL.replace("    entrypoint-command: /bin/hello [ world ]\n", "")
+        + "    services:\n      hello:\n        override: replace\n"
+        "        command: /bin/hello\n",
+    )
+    stand_in = tmp_path / "pebble-binary"
+    stand_in.write_bytes(b"\x7fELF stand-in for pebble")
+    result, _ = timed_pack(project, {**lxd, "ROCKPACK_PEBBLE_SOURCE": str(stand_in)})
+    assert result.returncode == 0, result.stderr
+    rock = project / "hello_1.0_amd64.rock"
+    with tarfile.open(rock) as archive:
+        index = json.loads(archive.extractfile("index.json").read())
+        manifest = json.loads(
+            archive.extractfile("blobs/sha256/" + index["manifests"][0]["digest"][7:]).read()
+        )
+        layer = archive.extractfile("blobs/sha256/" + manifest["layers"][0]["digest"][7:]).read()
+    import gzip
+    import io
+
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(layer))) as tar:
+        assert tar.extractfile("usr/bin/pebble").read() == stand_in.read_bytes()
