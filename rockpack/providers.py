@@ -1,4 +1,8 @@
-"""Where parts are built. Today: this host (destructive mode) only."""
+"""Building on this host (destructive mode): the checks it needs.
+
+Clean builds run this same code inside an LXD instance (rockpack.lxd); the command line
+chooses between the two before anything here runs.
+"""
 
 from __future__ import annotations
 
@@ -17,11 +21,12 @@ def host_base() -> str:
 
 
 def require_destructive_mode(destructive_mode: bool) -> None:
-    """Clean builds need an isolated instance; until they exist, say how to proceed."""
+    """Building here changes this host (packages, files), so it must be asked for."""
     if not destructive_mode:
         raise ProviderError(
-            "Clean builds (in an LXD instance) are not available yet.",
-            resolution="Build on this host with --destructive-mode.",
+            "Building on this host needs --destructive-mode.",
+            resolution="Pass --destructive-mode, or build in a clean LXD instance with "
+            "--use-lxd.",
             retcode=2,
         )
 
