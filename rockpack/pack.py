@@ -138,8 +138,8 @@ def pack(loaded: LoadedProject, options: BuildOptions, output: Path | None) -> l
 
 def injected_parts(project: Project, build_for: str) -> dict[str, dict[str, Any]]:
     """Parts rockpack adds to the project's: the pebble part, when the rock runs Pebble."""
-    if not needs_pebble(project):
-        return {}
+    if not needs_pebble(project) or project.pebble == "project":
+        return {}  # no Pebble, or the project's own 'pebble' part provides it
     part = pebble_part(build_for)
     check_user_part(project.parts, part)
     return {PEBBLE_PART: part}
@@ -243,6 +243,13 @@ def _pack_one(
 
     emit.progress("Creating the rock's layers")
     overrides = stage_package_overrides(result.stage_package_dirs.values())
+    own_pebble = needs_pebble(project) and project.pebble == "project"
+    if own_pebble and not (result.prime_dir / "usr/bin/pebble").is_file():
+        raise PackError(
+            "The project's 'pebble' part did not install usr/bin/pebble.",
+            resolution="Make the part put the Pebble binary at usr/bin/pebble "
+            "(e.g. with 'organize'), or remove 'pebble: project'.",
+        )
     entries = scan_tree(
         result.prime_dir,
         ScanOptions(epoch=epoch, owner_map=default_owner_map(), overrides=overrides),

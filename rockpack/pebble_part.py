@@ -103,5 +103,6 @@ def check_user_part(parts: Mapping[str, Any], injected: dict[str, Any]) -> None:
         raise RockpackError(
             f"The project has a part named '{PART_NAME}', which rockpack uses for the "
             "Pebble binary.",
-            resolution=f"Rename the part; to use your own Pebble binary set {SOURCE_ENV}.",
+            resolution="Add 'pebble: project' to the project file to have your part provide "
+            f"/usr/bin/pebble, rename the part, or set {SOURCE_ENV} to a binary.",
         )

@@ -13,7 +13,7 @@ from license_expression import get_spdx_licensing
 from pydantic import Field
 
 from rockpack import parts as parts_validation
-from rockpack import pebble
+from rockpack import pebble as pebble_models
 from rockpack.architectures import SUPPORTED_ARCHS
 from rockpack.errors import ProjectFileError, ProjectFileErrors, ProjectNotFoundError
 from rockpack.model_base import RockpackModel
@@ -136,10 +136,15 @@ class Project(RockpackModel):
         description="Who the rock runs as: '_daemon_' (584792), or {name, uid, gid}.",
     )
     environment: dict[str, str] | None = None
-    services: dict[str, pebble.Service] | None = None
-    checks: dict[str, pebble.Check] | None = None
+    services: dict[str, pebble_models.Service] | None = None
+    checks: dict[str, pebble_models.Check] | None = None
     entrypoint_service: str | None = None
     entrypoint_command: str | None = None
+    pebble: Literal["injected", "project"] = Field(
+        default="injected",
+        description="Where /usr/bin/pebble comes from: rockpack's injected part, or "
+        "('project') the project's own part named 'pebble'.",
+    )
     extensions: list[str] | None = None
     package_repositories: list[dict[str, Any]] | None = None
     adopt_info: str | None = None
@@ -221,6 +226,11 @@ class Project(RockpackModel):
             raise KeyedError(
                 ("adopt-info",), f"'adopt-info' names unknown part '{self.adopt_info}'"
             )
+        if self.pebble == "project" and "pebble" not in self.parts:
+            raise KeyedError(
+                ("pebble",),
+                "'pebble: project' needs a part named 'pebble' that installs usr/bin/pebble",
+            )
         if self.entrypoint_service and self.entrypoint_command:
             raise KeyedError(
                 ("entrypoint-command",),
@@ -234,7 +244,7 @@ class Project(RockpackModel):
                     ("entrypoint-service",),
                     f"'entrypoint-service' names unknown service '{self.entrypoint_service}'",
                 )
-            if not service.command or not pebble.split_command(service.command)[1]:
+            if not service.command or not pebble_models.split_command(service.command)[1]:
                 raise KeyedError(
                     ("entrypoint-service",),
                     f"'entrypoint-service': service '{self.entrypoint_service}' has no default "
@@ -242,10 +252,10 @@ class Project(RockpackModel):
                 )
         if self.entrypoint_command:
             try:
-                pebble.split_command(self.entrypoint_command, attached_brackets=True)
-            except pebble.CommandSyntaxError as err:
+                pebble_models.split_command(self.entrypoint_command, attached_brackets=True)
+            except pebble_models.CommandSyntaxError as err:
                 raise KeyedError(("entrypoint-command",), f"'entrypoint-command' {err}") from err
-        problems = pebble.check_references(services, self.checks or {})
+        problems = pebble_models.check_references(services, self.checks or {})
         if problems:
             key = problems[0][0]
             raise KeyedError(key, "; ".join(m for _, m in problems))

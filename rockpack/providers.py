@@ -25,8 +25,7 @@ def require_destructive_mode(destructive_mode: bool) -> None:
     if not destructive_mode:
         raise ProviderError(
             "Building on this host needs --destructive-mode.",
-            resolution="Pass --destructive-mode, or build in a clean LXD instance with "
-            "--use-lxd.",
+            resolution="Pass --destructive-mode, or build in a clean LXD instance with --use-lxd.",
             retcode=2,
         )
 

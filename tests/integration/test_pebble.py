@@ -173,3 +173,28 @@ def test_pebble_runs_the_services_and_args_replace_defaults(tmp_path, base_env, 
         subprocess.run([runc, "kill", container, "KILL"], capture_output=True, check=False)
         time.sleep(0.5)
         subprocess.run([runc, "delete", "--force", container], capture_output=True, check=False)
+
+
+def test_the_projects_own_pebble_part_when_it_says_so(tmp_path, base_env):
+    project = tmp_path / "own"
+    own_part = (
+        "    pebble: project\n    parts:\n      pebble:\n        plugin: dump\n"
+        "        source: own\n        organize:\n          my-pebble: usr/bin/pebble\n"
+    )
+    write_project(
+        project,
+        SERVICES_PROJECT.replace("    parts:\n      nothing:\n        plugin: nil\n", own_part),
+    )
+    (project / "own").mkdir()
+    (project / "own/my-pebble").write_bytes(b"\x7fELF my own pebble")
+    (project / "own/my-pebble").chmod(0o755)
+    result = run_rockpack(
+        "pack",
+        "--destructive-mode",
+        "--project-dir",
+        project,
+        env={**base_env, "ROCKPACK_PEBBLE_SOURCE": ""},
+    )
+    assert result.returncode == 0, result.stderr
+    rootfs = umoci_unpack(project / "svc-check_1_amd64.rock", tmp_path / "u") / "rootfs"
+    assert (rootfs / "usr/bin/pebble").read_bytes() == b"\x7fELF my own pebble"

@@ -68,3 +68,9 @@ def test_a_project_part_named_pebble_is_refused_unless_identical(tmp_path):
     check_user_part({"pebble": {"plugin": "nil"}}, injected)
     with pytest.raises(RockpackError, match="part named 'pebble'"):
         check_user_part({"pebble": {"plugin": "dump", "source": "."}}, injected)
+
+
+def test_the_refusal_names_the_explicit_opt_in():
+    with pytest.raises(RockpackError) as info:
+        check_user_part({"pebble": {"plugin": "dump", "source": "."}}, {"plugin": "nil"})
+    assert "'pebble: project'" in info.value.resolution

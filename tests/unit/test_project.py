@@ -342,3 +342,11 @@ def test_run_user_with_explicit_ids():
     errors = errors_of(with_lines({}, "run-user: {name: app, uid: 0, gid: 0}\n"))
     assert [e.key for e in errors] == ["run-user.uid", "run-user.gid"]
     assert "greater than or equal to 1" in errors[0].problem
+
+
+def test_pebble_project_needs_a_pebble_part():
+    err = only_error(with_lines({}, "pebble: project\n"))
+    assert err.key == "pebble" and "part named 'pebble'" in err.problem
+    text = with_lines({"parts": "\n  pebble:\n    plugin: nil"}, "pebble: project\n")
+    assert load(text).project.pebble == "project"
+    assert load(MINIMAL).project.pebble == "injected"
