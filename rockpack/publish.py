@@ -58,7 +58,7 @@ def push(rock: Path, destination: str, client: RegistryClient | None = None) -> 
             client.upload_blob(reference, blob, content)
         uploaded += 1
         uploaded_bytes += blob.size
-    digest = client.put_manifest(reference, image.manifest.media_type, image.manifest_raw)
+    digest = client.put_manifest(reference, image.manifest.media_type, image.raw)
     return PushReport(digest, uploaded, uploaded_bytes, present, mounted)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from rockpack.errors import LayerError
 
@@ -29,6 +29,11 @@ class Descriptor:
     size: int
     annotations: tuple[tuple[str, str], ...] = ()
     platform: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> Descriptor:
+        """A descriptor as a manifest or index writes it (annotations aside)."""
+        return cls(media_type=doc["mediaType"], digest=doc["digest"], size=int(doc["size"]))
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {

@@ -16,6 +16,24 @@ OCI_LAYOUT = b'{"imageLayoutVersion":"1.0.0"}'
 REF_NAME = "org.opencontainers.image.ref.name"
 
 
+class ManifestView:
+    """The config and layers of an image manifest held as its exact bytes (``raw``)."""
+
+    raw: bytes
+
+    @property
+    def document(self) -> dict[str, Any]:
+        return dict(json.loads(self.raw))
+
+    @property
+    def config(self) -> Descriptor:
+        return Descriptor.from_json(self.document["config"])
+
+    @property
+    def layers(self) -> list[Descriptor]:
+        return [Descriptor.from_json(layer) for layer in self.document.get("layers", [])]
+
+
 def canonical_json(document: Any) -> bytes:
     """Compact JSON with sorted keys: one document, one byte sequence."""
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
@@ -127,10 +145,6 @@ def index_json(manifests: list[tuple[Descriptor, str]]) -> bytes:
 def referenced_blobs(store: BlobStore, manifest: Descriptor) -> list[Descriptor]:
     """The manifest, its config and its layers: every blob an archive of it must hold."""
     document = json.loads(store.read_bytes(manifest.digest))
-    blobs = [manifest, _descriptor(document["config"])]
-    blobs += [_descriptor(layer) for layer in document["layers"]]
+    blobs = [manifest, Descriptor.from_json(document["config"])]
+    blobs += [Descriptor.from_json(layer) for layer in document["layers"]]
     return blobs
-
-
-def _descriptor(doc: dict[str, Any]) -> Descriptor:
-    return Descriptor(media_type=doc["mediaType"], digest=doc["digest"], size=doc["size"])

@@ -25,6 +25,7 @@ from urllib3.util.retry import Retry
 
 from rockpack.errors import RockpackError
 from rockpack.oci.blobs import BlobStore, Descriptor
+from rockpack.oci.image import ManifestView
 from rockpack.oci.reference import Reference
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -49,29 +50,13 @@ class Platform:
 
 
 @dataclass(frozen=True)
-class Manifest:
+class Manifest(ManifestView):
     """An image manifest as fetched: its exact bytes, digest and parsed document."""
 
     reference: Reference
     digest: str
     media_type: str
     raw: bytes
-
-    @property
-    def document(self) -> dict[str, Any]:
-        return dict(json.loads(self.raw))
-
-    @property
-    def config(self) -> Descriptor:
-        return _descriptor(self.document["config"])
-
-    @property
-    def layers(self) -> list[Descriptor]:
-        return [_descriptor(layer) for layer in self.document.get("layers", [])]
-
-
-def _descriptor(doc: dict[str, Any]) -> Descriptor:
-    return Descriptor(media_type=doc["mediaType"], digest=doc["digest"], size=int(doc["size"]))
 
 
 def is_loopback(host: str) -> bool:

@@ -9,10 +9,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from rockpack.errors import RockpackError
 from rockpack.oci.blobs import Descriptor
+from rockpack.oci.image import ManifestView
 
 
 class RockArchiveError(RockpackError):
@@ -20,25 +21,13 @@ class RockArchiveError(RockpackError):
 
 
 @dataclass(frozen=True)
-class RockImage:
+class RockImage(ManifestView):
     """The image in a rock, as read from its archive."""
 
     path: Path
     manifest: Descriptor
-    manifest_raw: bytes
+    raw: bytes  # the manifest's exact bytes
     ref_name: str  # the tag the index gives it (the rock's version)
-
-    @property
-    def document(self) -> dict[str, Any]:
-        return dict(json.loads(self.manifest_raw))
-
-    @property
-    def config(self) -> Descriptor:
-        return _descriptor(self.document["config"])
-
-    @property
-    def layers(self) -> list[Descriptor]:
-        return [_descriptor(layer) for layer in self.document["layers"]]
 
     @property
     def blobs(self) -> list[Descriptor]:
@@ -54,7 +43,7 @@ def read_rock(path: Path) -> RockImage:
             manifests = index.get("manifests") or []
             if len(manifests) != 1:
                 raise RockArchiveError(f"{path} holds {len(manifests)} images, not one.")
-            manifest = _descriptor(manifests[0])
+            manifest = Descriptor.from_json(manifests[0])
             raw = _blob(archive, manifest, path).read()
     except (tarfile.TarError, OSError, ValueError, KeyError) as err:
         raise RockArchiveError(
@@ -64,7 +53,7 @@ def read_rock(path: Path) -> RockImage:
     if "sha256:" + hashlib.sha256(raw).hexdigest() != manifest.digest:
         raise RockArchiveError(f"{path}: its manifest does not match its digest.")
     ref_name = (manifests[0].get("annotations") or {}).get("org.opencontainers.image.ref.name", "")
-    return RockImage(path=path, manifest=manifest, manifest_raw=raw, ref_name=ref_name)
+    return RockImage(path=path, manifest=manifest, raw=raw, ref_name=ref_name)
 
 
 @contextmanager
@@ -89,7 +78,3 @@ def _member(archive: tarfile.TarFile, name: str, path: Path) -> IO[bytes]:
             f"{path} has no {name}.", resolution="Pass a .rock written by 'rockpack pack'."
         )
     return handle
-
-
-def _descriptor(doc: dict[str, Any]) -> Descriptor:
-    return Descriptor(media_type=doc["mediaType"], digest=doc["digest"], size=int(doc["size"]))
