@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import os
 import subprocess
@@ -12,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from rockpack.oci.rock_archive import open_blob, read_rock
 from tests.conftest import require_tool
 
 OCI_MEDIA_TYPES = {
@@ -49,6 +51,20 @@ def validate_rock(rock: Path) -> dict:
     }
     assert {f for f in files if f.startswith("blobs/")} == referenced  # nothing stray
     return config
+
+
+def layer_tar(rock: Path, number: int) -> tarfile.TarFile:
+    """Layer ``number`` of the rock (negative counts from the top), uncompressed in memory."""
+    image = read_rock(rock)
+    with open_blob(image, image.layers[number]) as blob:
+        data = blob.read()
+    return tarfile.open(fileobj=io.BytesIO(gzip.decompress(data)))
+
+
+def rock_config(rock: Path) -> dict:
+    image = read_rock(rock)
+    with open_blob(image, image.config) as blob:
+        return json.loads(blob.read())
 
 
 def skopeo_inspect(rock: Path) -> dict:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import http.server
 import io
@@ -13,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from rockpack.oci.rock_archive import read_rock
 from tests.conftest import run_rockpack, write_project
 from tests.integration.conftest import BASE_EPOCH, ROOTFS_CACHE, oci_image_from_rootfs, push
-from tests.integration.oci_tools import runc_run, umoci_unpack, validate_rock
+from tests.integration.oci_tools import layer_tar, runc_run, umoci_unpack, validate_rock
 
 pytestmark = pytest.mark.integration
 
@@ -45,12 +45,7 @@ def make_files(project: Path) -> None:
 
 
 def layer_names(rock: Path, layer_index: int) -> list[str]:
-    with tarfile.open(rock) as archive:
-        blobs = {m.name: archive.extractfile(m).read() for m in archive if m.isfile()}
-    index = json.loads(blobs["index.json"])
-    manifest = json.loads(blobs["blobs/sha256/" + index["manifests"][0]["digest"][7:]])
-    layer = blobs["blobs/sha256/" + manifest["layers"][layer_index]["digest"][7:]]
-    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(layer))) as tar:
+    with layer_tar(rock, layer_index) as tar:
         return [m.name.rstrip("/") for m in tar]
 
 
@@ -82,11 +77,7 @@ def test_rock_on_debian_reuses_the_base_and_keeps_usrmerge(
     assert result.returncode == 0, result.stderr
     rock = project / "on-debian_1_amd64.rock"
     config = validate_rock(rock)
-    with tarfile.open(rock) as archive:
-        index = json.loads(archive.extractfile("index.json").read())
-        manifest = json.loads(
-            archive.extractfile("blobs/sha256/" + index["manifests"][0]["digest"][7:]).read()
-        )
+    manifest = read_rock(rock).document
     assert [layer["digest"] for layer in manifest["layers"][:1]] == debian_base.layer_digests
     assert (
         manifest["annotations"]["org.opencontainers.image.base.digest"]
@@ -306,13 +297,7 @@ def test_overlay_step_installs_packages_and_deletes_base_files(tmp_path, base_en
     validate_rock(rock)
     names = layer_names(rock, 1)
     assert "etc/.wh.issue.net" in names and "usr/bin/hello" in names
-    with tarfile.open(rock) as archive:
-        index = json.loads(archive.extractfile("index.json").read())
-        manifest = json.loads(
-            archive.extractfile("blobs/sha256/" + index["manifests"][0]["digest"][7:]).read()
-        )
-        layer = archive.extractfile("blobs/sha256/" + manifest["layers"][1]["digest"][7:]).read()
-    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(layer))) as tar:
+    with layer_tar(rock, 1) as tar:
         leaked = [(m.name, k) for m in tar for k in m.pax_headers if "overlay" in k]
     assert leaked == []
     bundle = umoci_unpack(rock, tmp_path / "u")

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import MINIMAL, REPO, require_tool, run_rockpack, write_project
+from tests.integration.oci_tools import layer_tar
 
 pytestmark = pytest.mark.integration
 
@@ -136,8 +137,6 @@ def test_use_lxd_without_a_daemon_says_so(tmp_path):
 
 
 def test_a_host_pebble_source_reaches_the_clean_build(lxd, tmp_path):
-    import tarfile
-
     project = tmp_path / "services"
     write_project(
         project,
@@ -150,14 +149,5 @@ def test_a_host_pebble_source_reaches_the_clean_build(lxd, tmp_path):
     result, _ = timed_pack(project, {**lxd, "ROCKPACK_PEBBLE_SOURCE": str(stand_in)})
     assert result.returncode == 0, result.stderr
     rock = project / "hello_1.0_amd64.rock"
-    with tarfile.open(rock) as archive:
-        index = json.loads(archive.extractfile("index.json").read())
-        manifest = json.loads(
-            archive.extractfile("blobs/sha256/" + index["manifests"][0]["digest"][7:]).read()
-        )
-        layer = archive.extractfile("blobs/sha256/" + manifest["layers"][0]["digest"][7:]).read()
-    import gzip
-    import io
-
-    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(layer))) as tar:
+    with layer_tar(rock, 0) as tar:
         assert tar.extractfile("usr/bin/pebble").read() == stand_in.read_bytes()

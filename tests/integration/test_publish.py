@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import tarfile
 
 import pytest
 
+from rockpack.oci.rock_archive import read_rock
 from tests.conftest import require_tool, run_rockpack, write_project
 from tests.integration.test_bases import ON_DEBIAN, make_files
 
@@ -16,8 +16,7 @@ pytestmark = pytest.mark.integration
 
 
 def manifest_digest(rock) -> str:
-    with tarfile.open(rock) as archive:
-        return json.loads(archive.extractfile("index.json").read())["manifests"][0]["digest"]
+    return read_rock(rock).manifest.digest
 
 
 @pytest.fixture

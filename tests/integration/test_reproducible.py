@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import tarfile
 import time
 from pathlib import Path
 
 import pytest
 
+from rockpack.oci.rock_archive import read_rock
 from tests.conftest import MINIMAL, REPO, run_rockpack, write_project
+from tests.integration.oci_tools import rock_config
 
 pytestmark = pytest.mark.integration
 
@@ -23,14 +23,7 @@ REPORT: dict[str, str] = {}
 
 def rock_facts(rock: Path) -> tuple[str, list[str]]:
     """(manifest digest, layer diff_ids)."""
-    with tarfile.open(rock) as archive:
-        index = json.loads(archive.extractfile("index.json").read())
-        digest = index["manifests"][0]["digest"]
-        manifest = json.loads(archive.extractfile(f"blobs/sha256/{digest[7:]}").read())
-        config = json.loads(
-            archive.extractfile("blobs/sha256/" + manifest["config"]["digest"][7:]).read()
-        )
-    return digest, config["rootfs"]["diff_ids"]
+    return read_rock(rock).manifest.digest, rock_config(rock)["rootfs"]["diff_ids"]
 
 
 def pack_copy(tmp_path: Path, name: str, env: dict[str, str]) -> Path:

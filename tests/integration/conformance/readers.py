@@ -9,15 +9,14 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import subprocess
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from rockpack.base_view import build_index
+from rockpack.oci.rock_archive import open_blob, read_rock
 from tests.conftest import require_tool
 
 LISTER_SOURCE = Path(__file__).with_name("lister.c")
@@ -105,20 +104,13 @@ def host_tree(root: Path, *, ignore_xattrs: tuple[str, ...] = ("security.selinux
 
 
 def _rock_layers(rock: Path, work: Path) -> list[Path]:
-    with tarfile.open(rock) as archive:
-        index = json.loads(archive.extractfile("index.json").read())
-        manifest = json.loads(
-            archive.extractfile("blobs/sha256/" + index["manifests"][0]["digest"][7:]).read()
-        )
-        paths = []
-        for number, layer in enumerate(manifest["layers"]):
-            target = work / f"layer-{number}"
-            with (
-                archive.extractfile("blobs/sha256/" + layer["digest"][7:]) as src,
-                target.open("wb") as dst,
-            ):
-                shutil.copyfileobj(src, dst)
-            paths.append(target)
+    image = read_rock(rock)
+    paths = []
+    for number, layer in enumerate(image.layers):
+        target = work / f"layer-{number}"
+        with open_blob(image, layer) as src, target.open("wb") as dst:
+            shutil.copyfileobj(src, dst)
+        paths.append(target)
     return paths
 
 

@@ -30,6 +30,7 @@ from tests.integration.conformance.readers import (
     umoci_tree,
 )
 from tests.integration.conftest import oci_image_from_rootfs, push
+from tests.integration.oci_tools import layer_tar
 
 pytestmark = pytest.mark.integration
 
@@ -423,16 +424,7 @@ def test_base_case(case, tmp_path, probe, podman_env, registry, base_env):
 
 def _parts_layer_types(rock: Path) -> dict[str, str]:
     """Path -> 'file', 'hardlink', 'dir', ... in the rock's own (parts) layer."""
-    import gzip
-    import json
-
-    with tarfile.open(rock) as archive:
-        index = json.loads(archive.extractfile("index.json").read())
-        manifest = json.loads(
-            archive.extractfile("blobs/sha256/" + index["manifests"][0]["digest"][7:]).read()
-        )
-        blob = archive.extractfile("blobs/sha256/" + manifest["layers"][-2]["digest"][7:]).read()
-    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(blob))) as layer:
+    with layer_tar(rock, -2) as layer:
         return {
             m.name.rstrip("/"): "file"
             if m.isreg()
