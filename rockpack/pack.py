@@ -6,6 +6,7 @@ any part runs, so a project that cannot be packed fails in seconds, not after a 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -218,6 +219,7 @@ def _pack_one(
     output: Path | None,
     base: BaseImage | None,
 ) -> Path:
+    started = time.monotonic()
     project = loaded.project
     version = project.version or result.project_vars.get("version")
     if not version:
@@ -296,6 +298,7 @@ def _pack_one(
         referenced_blobs(store, manifest),
         mtime=epoch,
     )
+    emit.debug(f"Prime dir to .rock: {time.monotonic() - started:.3f} s")
     emit.message(f"Packed {destination} ({manifest.digest})")
     return destination
 

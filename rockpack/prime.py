@@ -55,12 +55,14 @@ def scan_tree(root: Path, options: ScanOptions | None = None) -> list[Entry]:
     """Every path below ``root`` (not ``root`` itself) as sorted layer entries."""
     options = options or ScanOptions()
     entries: list[Entry] = []
-    for dirpath, dirnames, filenames in os.walk(root, onerror=_walk_error):
+    top = os.path.normpath(root)
+    # Plain strings, not Path objects: this loop runs once per file of the rock.
+    for dirpath, dirnames, filenames in os.walk(top, onerror=_walk_error):
         dirnames.sort()
+        prefix = dirpath[len(top) + 1 :] + "/" if dirpath != top else ""
         for name in sorted(dirnames) + sorted(filenames):
-            full = Path(dirpath, name)
-            rel = full.relative_to(root).as_posix()
-            entry = _entry_for(full, rel, options)
+            full = os.path.join(dirpath, name)  # noqa: PTH118
+            entry = _entry_for(full, prefix + name, options)
             if entry is not None:
                 entries.append(entry)
     return elect_hardlink_leaders(sort_entries(entries))
@@ -106,8 +108,8 @@ def _as_kind(entry: Entry, kind: Kind, target: str) -> Entry:
     )
 
 
-def _entry_for(full: Path, rel: str, options: ScanOptions) -> Entry | None:
-    st = full.lstat()
+def _entry_for(full: str, rel: str, options: ScanOptions) -> Entry | None:
+    st = os.lstat(full)
     kind = _kind_of(st.st_mode)
     if kind is None:
         emit.progress(f"Skipping {rel}: a socket cannot be stored in a layer", permanent=True)
@@ -161,7 +163,7 @@ def _kind_of(st_mode: int) -> Kind | None:
     return None
 
 
-def read_xattrs(path: Path) -> tuple[tuple[str, bytes], ...]:
+def read_xattrs(path: str | Path) -> tuple[tuple[str, bytes], ...]:
     """Extended attributes of ``path`` itself (never of a symlink's target), sorted."""
     try:
         names = os.listxattr(path, follow_symlinks=False)

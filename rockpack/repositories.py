@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pydantic
-from craft_archives.repo import validate_repository
 
 from rockpack.errors import ProviderError
 
@@ -16,6 +15,10 @@ def repository_problems(repositories: object) -> list[Problem]:
     """Problems in each entry, as (key path under package-repositories, message, type)."""
     if not isinstance(repositories, list):
         return []  # the model reports the wrong type
+    # Imported here: craft-archives pulls in launchpadlib, a tenth of a second at every
+    # start, and only projects with package-repositories need it.
+    from craft_archives.repo import validate_repository
+
     problems: list[Problem] = []
     for index, repository in enumerate(repositories):
         if not isinstance(repository, dict):

@@ -17,6 +17,7 @@ from pathlib import Path
 from rockpack.errors import PackError
 from rockpack.oci.blobs import BlobStore, Descriptor
 from rockpack.oci.image import OCI_LAYOUT
+from rockpack.oci.tar_stream import TarStream
 
 
 def write_oci_archive(
@@ -45,21 +46,22 @@ def write_oci_archive(
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as handle:
-            with tarfile.TarFile(fileobj=handle, mode="w", format=tarfile.PAX_FORMAT) as archive:
-                _add_dir(archive, "blobs", mtime)
-                _add_dir(archive, "blobs/sha256", mtime)
-                seen: set[str] = set()
-                for blob in sorted(blobs, key=lambda b: b.digest):
-                    if blob.digest in seen:
-                        continue
-                    seen.add(blob.digest)
-                    hexdigest = blob.digest.partition(":")[2]
-                    path = _find(stores, blob.digest)
-                    info = _file_info(f"blobs/sha256/{hexdigest}", path.stat().st_size, mtime)
-                    with path.open("rb") as content:
-                        archive.addfile(info, content)
-                _add_bytes(archive, "index.json", index, mtime)
-                _add_bytes(archive, "oci-layout", OCI_LAYOUT, mtime)
+            archive = TarStream(handle.write)
+            _add_dir(archive, "blobs", mtime)
+            _add_dir(archive, "blobs/sha256", mtime)
+            seen: set[str] = set()
+            for blob in sorted(blobs, key=lambda b: b.digest):
+                if blob.digest in seen:
+                    continue
+                seen.add(blob.digest)
+                hexdigest = blob.digest.partition(":")[2]
+                path = _find(stores, blob.digest)
+                info = _file_info(f"blobs/sha256/{hexdigest}", path.stat().st_size, mtime)
+                with path.open("rb", buffering=0) as content:
+                    archive.add(info, content.read)
+            _add_bytes(archive, "index.json", index, mtime)
+            _add_bytes(archive, "oci-layout", OCI_LAYOUT, mtime)
+            archive.close()
             handle.flush()
             os.fsync(handle.fileno())
         tmp.chmod(0o644)
@@ -90,12 +92,12 @@ def _file_info(name: str, size: int, mtime: int) -> tarfile.TarInfo:
     return info
 
 
-def _add_dir(archive: tarfile.TarFile, name: str, mtime: int) -> None:
+def _add_dir(archive: TarStream, name: str, mtime: int) -> None:
     info = tarfile.TarInfo(name + "/")
     info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, mtime
     info.uname = info.gname = ""
-    archive.addfile(info)
+    archive.add(info)
 
 
-def _add_bytes(archive: tarfile.TarFile, name: str, data: bytes, mtime: int) -> None:
-    archive.addfile(_file_info(name, len(data), mtime), BytesIO(data))
+def _add_bytes(archive: TarStream, name: str, data: bytes, mtime: int) -> None:
+    archive.add(_file_info(name, len(data), mtime), BytesIO(data).read)

@@ -34,7 +34,7 @@ class Entry:
     mtime: int = 0
     size: int = 0  # FILE and HARDLINK: the content's size (a hardlink header stores 0)
     link_target: str = ""  # SYMLINK: as stored; HARDLINK: path of the leader entry
-    source: Path | None = None  # FILE: where the content is read from ...
+    source: str | Path | None = None  # FILE: the file the content is read from ...
     content: bytes | None = None  # ... or the content itself, for generated files
     xattrs: tuple[tuple[str, bytes], ...] = ()
     device: tuple[int, int] = (0, 0)  # CHAR/BLOCK: (major, minor)

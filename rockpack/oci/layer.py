@@ -8,6 +8,7 @@ the same bytes.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import stat
@@ -16,15 +17,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
-from typing import BinaryIO
 
 from rockpack.errors import LayerError
-from rockpack.oci.blobs import BlobStore, BlobWriter, Descriptor
+from rockpack.oci.blobs import BlobStore, Descriptor
 from rockpack.oci.compress import DEFAULT, Compression, compressor
 from rockpack.oci.entries import Entry, Kind
+from rockpack.oci.tar_stream import TarStream
 
 MEDIA_TYPE_LAYER_GZIP = DEFAULT.media_type
-_CHUNK = 1 << 20
 
 _TAR_TYPES = {
     Kind.FILE: tarfile.REGTYPE,
@@ -45,58 +45,28 @@ class Layer:
     diff_id: str
 
 
-class _LayerTee:
-    """File-like sink for tarfile: hashes the tar stream and compresses it into a blob."""
-
-    def __init__(self, blob: BlobWriter, compression: Compression) -> None:
-        self._diff_hash = hashlib.sha256()
-        self._offset = 0
-        self._compressor = compressor(compression, blob.write)
-
-    def write(self, data: bytes) -> int:
-        self._diff_hash.update(data)
-        self._offset += len(data)
-        self._compressor.write(bytes(data))
-        return len(data)
-
-    def tell(self) -> int:
-        return self._offset
-
-    def finish(self) -> str:
-        self._compressor.finish()
-        return f"sha256:{self._diff_hash.hexdigest()}"
-
-    def abandon(self) -> None:
-        self._compressor.abandon()
-
-
 def write_layer(
     entries: Iterable[Entry], store: BlobStore, *, compression: Compression = DEFAULT
 ) -> Layer:
     """Write ``entries`` (sorted, hardlink leaders decided) as one layer blob."""
+    diff_hash = hashlib.sha256()
     with store.ingest() as blob:
-        sink = _LayerTee(blob, compression)
+        stream = compressor(compression, blob.write, observe=diff_hash.update)
         try:
-            archive = tarfile.TarFile(
-                fileobj=sink,  # type: ignore[arg-type]
-                mode="w",
-                format=tarfile.PAX_FORMAT,
-                encoding="utf-8",
-                errors="surrogateescape",
-            )
+            tar = TarStream(stream.write)
             seen: set[str] = set()
             for entry in entries:
                 if entry.path in seen:
                     raise LayerError(f"Two layer entries for one path: {entry.path!r}.")
                 seen.add(entry.path)
-                _add(archive, entry)
-            archive.close()
-            diff_id = sink.finish()
+                _add(tar, entry)
+            tar.close()
+            stream.finish()
         except BaseException:
-            sink.abandon()
+            stream.abandon()
             raise
     descriptor = Descriptor(compression.media_type, blob.digest, blob.size)
-    return Layer(descriptor=descriptor, diff_id=diff_id)
+    return Layer(descriptor=descriptor, diff_id=f"sha256:{diff_hash.hexdigest()}")
 
 
 def tar_info(entry: Entry) -> tarfile.TarInfo:
@@ -118,21 +88,23 @@ def tar_info(entry: Entry) -> tarfile.TarInfo:
     return info
 
 
-def _add(archive: tarfile.TarFile, entry: Entry) -> None:
+def _add(tar: TarStream, entry: Entry) -> None:
     info = tar_info(entry)
     if entry.kind != Kind.FILE:
-        archive.addfile(info)
-        return
-    if entry.content is not None:
-        archive.addfile(info, BytesIO(entry.content))
-        return
-    if entry.source is None:
+        tar.add(info)
+    elif entry.content is not None:
+        tar.add(info, BytesIO(entry.content).read)
+    elif entry.source is None:
         raise LayerError(f"No content for file entry {entry.path!r}.")
-    with _open_regular(entry.source, entry.size) as handle:
-        archive.addfile(info, handle)
+    else:
+        fd = _open_regular(entry.source, entry.size)
+        try:
+            tar.add(info, functools.partial(os.read, fd))
+        finally:
+            os.close(fd)
 
 
-def _open_regular(path: Path, size: int) -> BinaryIO:
+def _open_regular(path: str | Path, size: int) -> int:
     """Open a regular file without following a symlink put in its place since scanning."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -148,4 +120,4 @@ def _open_regular(path: Path, size: int) -> BinaryIO:
             f"{path} changed while packing.",
             resolution="Let the build finish before packing, then pack again.",
         )
-    return os.fdopen(fd, "rb", buffering=_CHUNK)
+    return fd
