@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import subprocess
 import tarfile
@@ -25,10 +26,17 @@ from craft_cli import emit
 
 from rockpack.architectures import host_arch
 from rockpack.errors import ProviderError
-from rockpack.lxd.image import ensure_image, recipe_for
-from rockpack.lxd.lxc import Lxc
+from rockpack.lxd.image import (
+    PACKAGES,
+    UBUNTU_MIRROR_ENV,
+    ImageSource,
+    RemoteImage,
+    ensure_image,
+    image_source,
+)
+from rockpack.lxd.lxc import Lxc, lxc_error
 from rockpack.lxd.proxy import HostProxy
-from rockpack.lxd.wheels import ensure_wheels
+from rockpack.lxd.wheels import Target, ensure_wheels, source_key, source_tree
 from rockpack.project import LoadedProject
 from rockpack.workspace import STATE_DIR_NAME, Workspace, project_lock, user_cache_dir
 
@@ -79,13 +87,12 @@ def run_clean_build(build: CleanBuild, lxc: Lxc | None = None) -> list[Path]:
     lxc.ensure_project()
     project = build.loaded.project
     cache = user_cache_dir() / "lxd"
-    recipe = recipe_for(project.effective_build_base, host_arch())
+    source = image_source(project.effective_build_base, host_arch())
     started = time.monotonic()
     with _host_lock(cache / "prepare.lock"):
         emit.progress(f"Preparing the {project.effective_build_base} build image")
-        image = ensure_image(lxc, recipe, cache)
-        wheels, wheels_key = ensure_wheels(cache / "wheels")
-        base = _ensure_base_instance(lxc, image, wheels, wheels_key)
+        image = ensure_image(lxc, source, cache)
+        base = _ensure_base_instance(lxc, image, source, cache / "wheels")
     instance = _instance_name(project.name, build.loaded.project_dir)
     # Two builds of one project would share its instance: the second waits for nothing
     # and says so; builds of other projects use other instances and run side by side.
@@ -100,7 +107,9 @@ def _build_in(lxc: Lxc, base: str, instance: str, build: CleanBuild, started: fl
     try:
         lxc.start(instance)
         lxc.exec(instance, ["python3", "-c", _LOOPBACK_UP])
-        with _package_access(lxc, instance, project) as proxy_env:
+        with _package_access(
+            lxc, instance, _archive_host(project.effective_build_base)
+        ) as proxy_env:
             _forward_registry(lxc, instance)
             _push_project(lxc, instance, build.loaded.project_dir)
             code = _run_inner(lxc, instance, build, proxy_env)
@@ -126,17 +135,18 @@ def clean_instances(lxc: Lxc, project_name: str, project_dir: Path, *, everythin
         if name == own or (everything and name.startswith("rockpack-base-")):
             lxc.delete(name)
     if everything:
-        for alias in _image_aliases(lxc):
-            lxc.run("image", "delete", alias, check=False)
+        for image in _own_images(lxc):
+            lxc.run("image", "delete", image, check=False)
 
 
-def _image_aliases(lxc: Lxc) -> list[str]:
-    import json
-
+def _own_images(lxc: Lxc) -> list[str]:
+    """rockpack's built images (by alias) and the official ones LXD cached (by fingerprint)."""
     images = json.loads(lxc.run("image", "list", "--format", "json").stdout)
-    return [
-        a["name"] for i in images for a in i.get("aliases", []) if a["name"].startswith("rockpack-")
-    ]
+    own = []
+    for image in images:
+        aliases = [a["name"] for a in image.get("aliases", []) if a["name"].startswith("rockpack-")]
+        own += aliases or ([image["fingerprint"]] if image.get("cached") else [])
+    return own
 
 
 def _instance_name(name: str, project_dir: Path) -> str:
@@ -144,18 +154,23 @@ def _instance_name(name: str, project_dir: Path) -> str:
     return f"rockpack-{name}-{digest}"[:63]
 
 
-def _ensure_base_instance(lxc: Lxc, image: str, wheels: Path, wheels_key: str) -> str:
-    name = f"rockpack-base-{hashlib.sha256(image.encode()).hexdigest()[:8]}-{wheels_key[:8]}"
+def _ensure_base_instance(lxc: Lxc, image: str, source: ImageSource, wheel_cache: Path) -> str:
+    """An instance of ``image`` with the build tools and this rockpack installed, stopped."""
+    key = hashlib.sha256(image.encode()).hexdigest()[:8]
+    name = f"rockpack-base-{key}-{source_key(source_tree())[:8]}"
     existing = lxc.instances().get(name)
     if existing and lxc.config_get(name, "user.rockpack.status") == "READY":
         return name
     if existing:
         lxc.delete(name)  # a preparation that did not finish
     emit.progress("Installing rockpack in a base instance (once per image and version)")
-    lxc.init(image, name, {"raw.lxc": INIT, "user.rockpack.status": "PREPARING"})
+    _init_base(lxc, image, name, source)
     try:
         lxc.start(name)
         lxc.exec(name, ["python3", "-c", _LOOPBACK_UP])
+        if isinstance(source, RemoteImage):
+            _install_build_tools(lxc, name, source)
+        wheels = ensure_wheels(wheel_cache, _python_of(lxc, name, source))
         lxc.exec(name, ["mkdir", "-p", "/tmp/wheels"])
         _push_tree(lxc, name, wheels, "/tmp/wheels", exclude=())
         lxc.exec(name, ["python3", "-m", "venv", "--system-site-packages", VENV])
@@ -179,6 +194,57 @@ def _ensure_base_instance(lxc: Lxc, image: str, wheels: Path, wheels_key: str) -
     return name
 
 
+def _init_base(lxc: Lxc, image: str, name: str, source: ImageSource) -> None:
+    config = {"raw.lxc": INIT, "user.rockpack.status": "PREPARING"}
+    if not isinstance(source, RemoteImage):
+        lxc.init(image, name, config)
+        return
+    emit.progress(f"Getting the {source.build_base} image from LXD's '{source.remote}' server")
+    result = lxc.init(image, name, config, check=False)
+    if result.returncode != 0:
+        lxc.delete(name)
+        raise ProviderError(
+            f"LXD could not get the {source.build_base} image ({source.reference}).",
+            details=lxc_error(result),
+            resolution="Check that the LXD daemon reaches its image server, or set "
+            f"{UBUNTU_MIRROR_ENV} to an Ubuntu archive mirror so that rockpack builds the "
+            "image itself with mmdebstrap.",
+        )
+
+
+def _install_build_tools(lxc: Lxc, instance: str, source: RemoteImage) -> None:
+    """An official image lacks the build tools: apt installs them, through the host if need be."""
+    emit.progress(f"Installing build tools in the {source.build_base} base instance")
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    with _package_access(lxc, instance, "archive.ubuntu.com") as proxy_env:
+        for command in (
+            ["apt-get", "update", "--quiet"],
+            ["apt-get", "install", "--quiet", "--yes", "--no-install-recommends", *PACKAGES],
+        ):
+            result = lxc.exec(instance, command, env={**env, **proxy_env}, check=False)
+            if result.returncode != 0:
+                raise ProviderError(
+                    f"Installing the build tools in the {source.build_base} instance failed.",
+                    details=lxc_error(result),
+                    resolution="Check that this host reaches the Ubuntu archive, then run "
+                    "the build again.",
+                )
+
+
+def _python_of(lxc: Lxc, instance: str, source: ImageSource) -> Target:
+    """The instance's Python, which the wheels must be built for."""
+    script = "import platform, sys; print(*sys.version_info[:2], platform.machine())"
+    major, minor, machine = lxc.exec(instance, ["python3", "-c", script]).stdout.split()
+    target = Target(f"{int(major)}.{int(minor)}", machine.decode())
+    if (int(major), int(minor)) < (3, 10):
+        raise ProviderError(
+            f"The {source.build_base} instance has Python {target.python}; rockpack needs 3.10 "
+            "or newer inside it.",
+            resolution="Use a newer build-base, or --destructive-mode on a matching host.",
+        )
+    return target
+
+
 def _fresh_instance(lxc: Lxc, base: str, instance: str) -> None:
     """The project's instance, as clean as the base: a copy, or a snapshot restored."""
     existing = lxc.instances().get(instance)
@@ -199,9 +265,9 @@ def _fresh_instance(lxc: Lxc, base: str, instance: str) -> None:
 
 
 @contextmanager
-def _package_access(lxc: Lxc, instance: str, project: object) -> Iterator[dict[str, str]]:
+def _package_access(lxc: Lxc, instance: str, archive_host: str) -> Iterator[dict[str, str]]:
     """Package archives inside: the instance's own network, or the host's through a proxy."""
-    probe = lxc.exec(instance, ["getent", "hosts", "deb.debian.org"], check=False)
+    probe = lxc.exec(instance, ["getent", "hosts", archive_host], check=False)
     if probe.returncode == 0:
         yield {}
         return
@@ -218,6 +284,11 @@ def _package_access(lxc: Lxc, instance: str, project: object) -> Iterator[dict[s
             handle.seek(0)
             lxc.exec(instance, ["tee", "/etc/apt/apt.conf.d/01rockpack-proxy"], stdin=handle)
         yield {"http_proxy": address, "https_proxy": address}
+
+
+def _archive_host(build_base: str) -> str:
+    """A package archive's host name, to tell whether DNS works inside the instance."""
+    return "archive.ubuntu.com" if build_base.startswith("ubuntu@") else "deb.debian.org"
 
 
 def _forward_registry(lxc: Lxc, instance: str) -> None:

@@ -1,8 +1,11 @@
-"""The LXD image of a build-base: built locally with mmdebstrap, named by its recipe.
+"""The LXD image of a build-base: built locally with mmdebstrap, or an official one.
 
 The image holds what a build needs (python3 with venv and python-apt for rockpack and
-craft-parts, and the usual build tools); it is built from this host's apt sources,
-imported once into rockpack's LXD project, and reused until its recipe changes.
+craft-parts, and the usual build tools). Debian build-bases are built from this host's
+apt sources, imported once into rockpack's LXD project, and reused until their recipe
+changes. Ubuntu build-bases are built the same way from the Ubuntu mirror the user
+names in ROCKPACK_UBUNTU_MIRROR; without one, the official image comes from LXD's
+'ubuntu' image server and the tools are installed when the base instance is prepared.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -34,40 +38,121 @@ PACKAGES = (
     "fuse-overlayfs",
     "perl-base",
 )
-SUITES = {"debian@12": "bookworm", "debian@13": "trixie"}
+DEBIAN_SUITES = {"debian@12": "bookworm", "debian@13": "trixie"}
+UBUNTU_SUITES = {
+    "ubuntu@22.04": "jammy",
+    "ubuntu@24.04": "noble",
+    "ubuntu@25.10": "questing",
+    "ubuntu@26.04": "resolute",
+}
+UBUNTU_MIRROR_ENV = "ROCKPACK_UBUNTU_MIRROR"
+UBUNTU_KEYRING = Path("/usr/share/keyrings/ubuntu-archive-keyring.gpg")
+UBUNTU_REMOTE = "ubuntu"  # LXD's own remote for cloud-images.ubuntu.com/releases
 IMAGE_EPOCH = 1700000000
 
 
 @dataclass(frozen=True)
 class ImageRecipe:
+    """An image rockpack builds with mmdebstrap and imports under ``alias``."""
+
     build_base: str
     suite: str
     architecture: str
+    mirror: str = ""  # empty: this host's apt sources
+    keyring: str = ""
+    components: str = "main"
 
     @property
     def alias(self) -> str:
-        text = f"{RECIPE_VERSION} {self.suite} {self.architecture} {' '.join(PACKAGES)}"
+        text = (
+            f"{RECIPE_VERSION} {self.suite} {self.architecture} {self.components} "
+            f"{' '.join(PACKAGES)}"
+        )
         digest = hashlib.sha256(text.encode()).hexdigest()[:12]
         return f"rockpack-buildbase-{self.build_base.replace('@', '-').replace('.', '')}-{digest}"
 
+    def mmdebstrap_arguments(self, output: Path) -> list[str]:
+        arguments = [
+            "--variant=minbase",
+            "--mode=unshare",
+            "--skip=output/dev",
+            "-q",
+            f"--include={','.join(PACKAGES)}",
+            f"--components={self.components}",
+        ]
+        if self.keyring:
+            arguments.append(f"--keyring={self.keyring}")
+        arguments += [self.suite, str(output)]
+        return arguments + ([self.mirror] if self.mirror else [])
 
-def recipe_for(build_base: str, architecture: str) -> ImageRecipe:
-    suite = SUITES.get(build_base)
-    if suite is None:
-        raise ProviderError(
-            f"Clean builds for build-base {build_base} are not available yet.",
-            details="rockpack builds its LXD images with mmdebstrap from this host's apt "
-            "sources, which serve Debian.",
-            resolution="Use a debian@12 or debian@13 build-base, or --destructive-mode on a "
-            f"{build_base} host.",
+
+@dataclass(frozen=True)
+class RemoteImage:
+    """An official image LXD fetches from an image server; the tools go in later."""
+
+    build_base: str
+    remote: str
+    version: str
+
+    @property
+    def reference(self) -> str:
+        return f"{self.remote}:{self.version}"
+
+
+ImageSource = ImageRecipe | RemoteImage
+
+
+def image_source(
+    build_base: str, architecture: str, environ: Mapping[str, str] = os.environ
+) -> ImageSource:
+    """Where the build-base's image comes from on this host."""
+    if build_base in DEBIAN_SUITES:
+        return ImageRecipe(build_base, DEBIAN_SUITES[build_base], architecture)
+    if build_base in UBUNTU_SUITES:
+        mirror = environ.get(UBUNTU_MIRROR_ENV, "").strip()
+        if not mirror:
+            return RemoteImage(build_base, UBUNTU_REMOTE, build_base.partition("@")[2])
+        return ImageRecipe(
+            build_base,
+            UBUNTU_SUITES[build_base],
+            architecture,
+            mirror=mirror,
+            keyring=str(UBUNTU_KEYRING),
+            components="main,universe",
         )
-    return ImageRecipe(build_base, suite, architecture)
+    raise ProviderError(
+        f"Clean builds for build-base {build_base} are not available.",
+        details="rockpack runs inside the build instance, and needs Python 3.10 or newer "
+        "there; ubuntu@20.04 has 3.8."
+        if build_base == "ubuntu@20.04"
+        else None,
+        resolution="Use a debian@12, debian@13 or ubuntu@22.04 (or newer) build-base, or "
+        f"--destructive-mode on a {build_base} host.",
+    )
 
 
-def ensure_image(lxc: Lxc, recipe: ImageRecipe, work: Path) -> str:
-    """The recipe's image alias, building and importing the image if LXD lacks it."""
+def ensure_image(lxc: Lxc, source: ImageSource, work: Path) -> str:
+    """What 'lxc init' launches: the recipe's imported alias, or the remote image."""
+    if isinstance(source, RemoteImage):
+        if source.remote not in lxc.remotes():
+            raise ProviderError(
+                f"LXD has no '{source.remote}' image server to get {source.build_base} from.",
+                resolution=f"Add it ('lxc remote add {source.remote} "
+                "https://cloud-images.ubuntu.com/releases --protocol simplestreams'), or set "
+                f"{UBUNTU_MIRROR_ENV} to an Ubuntu archive mirror so that rockpack builds the "
+                "image itself.",
+            )
+        return source.reference
+    recipe = source
     if lxc.image_exists(recipe.alias):
         return recipe.alias
+    if recipe.keyring and not Path(recipe.keyring).is_file():
+        raise ProviderError(
+            f"Building the {recipe.build_base} image needs Ubuntu's archive keyring "
+            f"({recipe.keyring}).",
+            resolution="Install it ('apt install ubuntu-keyring'), or unset "
+            f"{UBUNTU_MIRROR_ENV} to use LXD's Ubuntu image server.",
+        )
     mmdebstrap = shutil.which("mmdebstrap")
     if mmdebstrap is None:
         raise ProviderError(
@@ -78,16 +163,7 @@ def ensure_image(lxc: Lxc, recipe: ImageRecipe, work: Path) -> str:
     with tempfile.TemporaryDirectory(dir=work) as scratch:
         rootfs = Path(scratch) / "rootfs.tar"
         result = subprocess.run(
-            [
-                mmdebstrap,
-                "--variant=minbase",
-                "--mode=unshare",
-                "--skip=output/dev",
-                "-q",
-                f"--include={','.join(PACKAGES)}",
-                recipe.suite,
-                str(rootfs),
-            ],
+            [mmdebstrap, *recipe.mmdebstrap_arguments(rootfs)],
             env={**os.environ, "SOURCE_DATE_EPOCH": str(IMAGE_EPOCH)},
             capture_output=True,
             text=True,
@@ -97,7 +173,9 @@ def ensure_image(lxc: Lxc, recipe: ImageRecipe, work: Path) -> str:
             raise ProviderError(
                 f"Building the {recipe.build_base} image with mmdebstrap failed.",
                 details=result.stderr[-4000:],
-                resolution="Check that this host's apt sources can serve "
+                resolution=f"Check that {recipe.mirror} serves {recipe.suite}, then try again."
+                if recipe.mirror
+                else "Check that this host's apt sources can serve "
                 f"{recipe.suite} (apt-get update), then try again.",
             )
         metadata = Path(scratch) / "metadata.tar.gz"
@@ -110,7 +188,8 @@ def _write_metadata(path: Path, recipe: ImageRecipe) -> None:
     text = (
         f"architecture: {'x86_64' if recipe.architecture == 'amd64' else recipe.architecture}\n"
         f"creation_date: {IMAGE_EPOCH}\n"
-        f"properties: {{description: rockpack build base {recipe.build_base}, os: debian, "
+        f"properties: {{description: rockpack build base {recipe.build_base}, "
+        f"os: {recipe.build_base.partition('@')[0]}, "
         f"release: {recipe.suite}}}\ntemplates: {{}}\n"
     ).encode()
     with tarfile.open(path, "w:gz") as archive:

@@ -55,7 +55,7 @@ class Lxc:
         )
         if check and result.returncode != 0:
             raise ProviderError(
-                f"'lxc {' '.join(args[:2])}' failed: {_stderr(result)}",
+                f"'lxc {' '.join(args[:2])}' failed: {lxc_error(result)}",
                 details=" ".join(command),
                 resolution="Check 'lxc info' and the LXD log; 'rockpack clean --all' removes "
                 "rockpack's instances and images.",
@@ -74,7 +74,7 @@ class Lxc:
             )
         info = self.run("info", check=False, project=False)
         if info.returncode != 0:
-            text = _stderr(info)
+            text = lxc_error(info)
             if "permission denied" in text.lower():
                 raise LxdUnusableError(
                     "You may not use LXD (permission denied on its socket).",
@@ -92,7 +92,7 @@ class Lxc:
         if pool.returncode != 0:
             raise LxdUnusableError(
                 "LXD has no 'default' storage pool.",
-                details=_stderr(pool),
+                details=lxc_error(pool),
                 resolution="Initialise LXD with 'lxd init' (or a preseed that creates one).",
             )
 
@@ -123,15 +123,22 @@ class Lxc:
     def image_import(self, metadata: Path, rootfs: Path, alias: str) -> None:
         self.run("image", "import", str(metadata), str(rootfs), "--alias", alias)
 
+    def remotes(self) -> set[str]:
+        """The image servers this client knows by name."""
+        data = json.loads(self.run("remote", "list", "--format", "json", project=False).stdout)
+        return set(data)
+
     def instances(self) -> dict[str, dict[str, Any]]:
         data = json.loads(self.run("list", "--format", "json").stdout)
         return {item["name"]: item for item in data}
 
-    def init(self, image: str, name: str, config: dict[str, str]) -> None:
+    def init(
+        self, image: str, name: str, config: dict[str, str], *, check: bool = True
+    ) -> subprocess.CompletedProcess[bytes]:
         args = ["init", image, name]
         for key, value in sorted(config.items()):
             args += ["-c", f"{key}={value}"]
-        self.run(*args)
+        return self.run(*args, check=check)
 
     def copy(self, source: str, target: str) -> None:
         self.run("copy", source, target)
@@ -199,7 +206,8 @@ class Lxc:
         return subprocess.run([*args, "--", *command], check=False).returncode
 
 
-def _stderr(result: subprocess.CompletedProcess[bytes]) -> str:
+def lxc_error(result: subprocess.CompletedProcess[bytes]) -> str:
+    """What a failed lxc call said, without LXD's warning about instances with no network."""
     lines = result.stderr.decode(errors="replace").strip().splitlines()
     return "\n".join(line for line in lines if _NO_NETWORK_WARNING not in line) or (
         f"exit status {result.returncode}"

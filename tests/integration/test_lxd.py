@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -151,3 +154,80 @@ def test_a_host_pebble_source_reaches_the_clean_build(lxd, tmp_path):
     rock = project / "hello_1.0_amd64.rock"
     with layer_tar(rock, 0) as tar:
         assert tar.extractfile("usr/bin/pebble").read() == stand_in.read_bytes()
+
+
+def test_a_newer_debian_build_base_gets_wheels_for_its_own_python(lxd, tmp_path):
+    """debian@13 has Python 3.13, this host 3.11: its wheels are fetched for 3.13."""
+    project = tmp_path / "trixie"
+    write_project(
+        project,
+        MINIMAL.replace("build-base: debian@12", "build-base: debian@13").replace(
+            "plugin: nil",
+            "plugin: nil\n        override-build: |\n"
+            "          mkdir -p $CRAFT_PART_INSTALL/etc\n"
+            "          python3 -c 'import sys; print(sys.version_info[1])' "
+            "> $CRAFT_PART_INSTALL/etc/python-minor",
+        ),
+    )
+    result, TIMES["cold debian@13 build"] = timed_pack(project, lxd)
+    assert result.returncode == 0, result.stderr
+    with layer_tar(project / "hello_1.0_amd64.rock", 0) as tar:
+        assert tar.extractfile("etc/python-minor").read() == b"13\n"
+
+
+def run_in_terminal(
+    argv: list[str], env: dict[str, str], answers: dict[bytes, bytes], timeout: float = 900
+) -> tuple[int, bytes]:
+    """Run ``argv`` on a pseudo-terminal; type each answer once its prompt has appeared."""
+    main, child = pty.openpty()
+    process = subprocess.Popen(
+        argv,
+        stdin=child,
+        stdout=child,
+        stderr=child,
+        env={**os.environ, **env},
+        start_new_session=True,
+    )
+    os.close(child)
+    output, pending = b"", dict(answers)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([main], [], [], 1)
+            if ready:
+                try:
+                    data = os.read(main, 65536)
+                except OSError:  # the terminal closed: the process has ended
+                    break
+                output += data
+            for prompt in [p for p in pending if p in output]:
+                os.write(main, pending.pop(prompt))
+            if process.poll() is not None and not ready:
+                break
+        return process.wait(timeout=60), output
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(main)
+
+
+def test_shell_after_opens_a_shell_inside_the_instance(lxd, tmp_path):
+    project = tmp_path / "shell"
+    write_project(project, MINIMAL)
+    code, output = run_in_terminal(
+        [sys.executable, "-m", "rockpack", "pack", "--shell-after", "--project-dir", str(project)],
+        {**lxd, "SOURCE_DATE_EPOCH": EPOCH},
+        {b"Opening a shell": b"echo MARK-$ROCKPACK_MANAGED-$HOSTNAME-MARK; exit\n"},
+    )
+    text = output.decode(errors="replace")
+    assert code == 0, text[-3000:]
+    assert "MARK-1-rockpack-hello-" in text  # ran in the build instance, in managed mode
+    assert (project / "hello_1.0_amd64.rock").is_file()  # the build went on after the shell
+    listing = subprocess.run(
+        ["lxc", "--project", "rockpack", "list", "--format", "json"],
+        env={**os.environ, **lxd},
+        capture_output=True,
+        check=True,
+    ).stdout
+    states = {i["name"]: i["status"] for i in json.loads(listing)}
+    assert all(s == "Stopped" for n, s in states.items() if n.startswith("rockpack-hello-"))
