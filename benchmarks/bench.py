@@ -193,6 +193,8 @@ def run_case(
     rss: dict[str, int] = dict.fromkeys(times, 0)
     for _ in range(rounds):
         for label, command in contenders.items():  # interleaved: A B C D E, A B C D E
+            # Write back what the last contender left dirty, so that no one pays for another.
+            subprocess.run(["sync"], check=True)
             seconds, peak, stderr = timed(command, env)
             times[label].append(seconds)
             rss[label] = max(rss[label], peak)

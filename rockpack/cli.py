@@ -239,8 +239,9 @@ class PackCommand(_LifecycleCommand):
         parser.add_argument(
             "--compression",
             default="gzip:1",
-            help="Layer compression: gzip[:1-9] (default gzip:1) or zstd[:1-19] (zstd:3); "
-            "zstd needs containerd 1.5+, podman or docker 23+ to run",
+            help="Layer compression: gzip[:1-9] (default gzip:1; levels 1-2 use ISA-L, "
+            "3-9 zlib, plain 'gzip' is 6) or zstd[:1-19] (zstd:3); zstd needs containerd "
+            "1.5+, podman or docker 23+ to run",
         )
 
     def run(self, parsed_args: argparse.Namespace) -> int:

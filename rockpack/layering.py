@@ -8,11 +8,12 @@ already has, identical in type, mode, owner, content and xattrs, are dropped.
 
 from __future__ import annotations
 
-import hashlib
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from rockpack.base_view import OPAQUE, WHITEOUT_PREFIX, BaseFile, BaseIndex
+from rockpack.content_digests import content_digest
 from rockpack.errors import LayerError
 from rockpack.oci.entries import Entry, Kind, sort_entries
 from rockpack.prime import elect_hardlink_leaders
@@ -63,8 +64,13 @@ def resolve(path: str, index: BaseIndex, *, follow_last: bool = False) -> str:
     return "/".join(result)
 
 
-def place_on_base(entries: list[Entry], index: BaseIndex) -> Placement:
-    """Rewrite ``entries`` (sorted) through the base's symlinks and prune what it has."""
+def place_on_base(
+    entries: list[Entry], index: BaseIndex, digest: Callable[[Entry], str] = content_digest
+) -> Placement:
+    """Rewrite ``entries`` (sorted) through the base's symlinks and prune what it has.
+
+    ``digest`` gives a file entry's content digest (a cache may stand in for reading).
+    """
     placed: dict[str, Entry] = {}
     origin: dict[str, str] = {}
     pruned_files = pruned_bytes = pruned_dirs = redirected = 0
@@ -89,7 +95,7 @@ def place_on_base(entries: list[Entry], index: BaseIndex) -> Placement:
         if final != entry.path:
             redirected += 1
         if final in placed:
-            if _same_entry(placed[final], entry):
+            if _same_entry(placed[final], entry, digest):
                 continue
             raise LayerError(
                 f"The primed paths {origin[final]!r} and {entry.path!r} both land on "
@@ -97,7 +103,7 @@ def place_on_base(entries: list[Entry], index: BaseIndex) -> Placement:
                 details="The base's symlinks (usrmerge) make both names the same file.",
                 resolution="Keep only one of them in the parts (prime filters or organize).",
             )
-        if base is not None and _matches_base(entry, base):
+        if base is not None and _matches_base(entry, base, digest):
             if entry.kind == Kind.DIR:
                 pruned_dirs += 1
             else:
@@ -140,7 +146,7 @@ def _kind_name(entry: Entry) -> str:
     return Kind.FILE.value if entry.kind == Kind.HARDLINK else entry.kind.value
 
 
-def _matches_base(entry: Entry, base: BaseFile) -> bool:
+def _matches_base(entry: Entry, base: BaseFile, digest: Callable[[Entry], str]) -> bool:
     """Same type, mode, owner, xattrs and content; cheap fields first, hashing last."""
     if (
         _kind_name(entry) != base.kind
@@ -154,11 +160,11 @@ def _matches_base(entry: Entry, base: BaseFile) -> bool:
     if entry.kind in (Kind.CHAR, Kind.BLOCK):
         return entry.device == tuple(base.device)
     if entry.kind in (Kind.FILE, Kind.HARDLINK):
-        return entry.size == base.size and _content_digest(entry) == base.digest
+        return entry.size == base.size and digest(entry) == base.digest
     return True
 
 
-def _same_entry(a: Entry, b: Entry) -> bool:
+def _same_entry(a: Entry, b: Entry, digest: Callable[[Entry], str]) -> bool:
     if (_kind_name(a), a.mode, a.uid, a.gid, a.xattrs) != (
         _kind_name(b),
         b.mode,
@@ -170,16 +176,5 @@ def _same_entry(a: Entry, b: Entry) -> bool:
     if a.kind == Kind.SYMLINK:
         return a.link_target == b.link_target
     if a.kind in (Kind.FILE, Kind.HARDLINK):
-        return a.size == b.size and _content_digest(a) == _content_digest(b)
+        return a.size == b.size and digest(a) == digest(b)
     return a.device == b.device
-
-
-def _content_digest(entry: Entry) -> str:
-    digest = hashlib.sha256()
-    if entry.content is not None:
-        digest.update(entry.content)
-    elif entry.source is not None:
-        with open(entry.source, "rb") as handle:  # noqa: PTH123 (a str or a Path)
-            while chunk := handle.read(1 << 20):
-                digest.update(chunk)
-    return "sha256:" + digest.hexdigest()

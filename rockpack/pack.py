@@ -17,6 +17,7 @@ from rockpack.architectures import host_arch
 from rockpack.base_rootfs import extracted_base
 from rockpack.base_view import base_file_contents, base_index
 from rockpack.bases import BaseImage, obtain_base
+from rockpack.content_digests import DigestCache
 from rockpack.errors import PackError, PlatformError
 from rockpack.layering import place_on_base
 from rockpack.lifecycle import Lifecycle, LifecycleResult, ShellOptions
@@ -264,7 +265,9 @@ def _pack_one(
     entries = merge_entries(entries, generated)
     base_layers: list[Layer] = []
     if base is not None:
-        placement = place_on_base(entries, base_files)
+        digests = DigestCache(workspace.digest_cache(target.platform))
+        placement = place_on_base(entries, base_files, digests.digest)
+        digests.save()
         entries = placement.entries
         emit.progress(
             f"Pruned {placement.pruned_files} files ({_megabytes(placement.pruned_bytes)}) and "

@@ -40,6 +40,9 @@ class Workspace:
     def layer_cache(self, platform: str) -> Path:
         return self.state_dir / f"layer-cache-{platform}.json"
 
+    def digest_cache(self, platform: str) -> Path:
+        return self.state_dir / f"content-digests-{platform}.json"
+
     @property
     def base_pins(self) -> Path:
         """The digests the project's bases resolved to, so later runs need no registry."""
