@@ -1,7 +1,7 @@
 """Layer compressors whose output depends only on the input and the settings.
 
 gzip is compressed in parallel the way pigz does it: the stream is cut into fixed
-128 KiB blocks, each deflated on its own (primed with the previous block's last 32 KiB
+512 KiB blocks, each deflated on its own (primed with the previous block's last 32 KiB
 as dictionary) and sync-flushed, and the pieces are joined into one valid gzip member.
 The bytes depend on the block size, level and engine only, never on how many threads
 ran; both engines release the GIL, so the blocks really are compressed side by side.
@@ -26,7 +26,7 @@ import isal
 import zstandard
 from isal import isal_zlib
 
-BLOCK = 128 * 1024
+BLOCK = 512 * 1024
 DICTIONARY = 32 * 1024
 # mtime 0, no name, xfl 0, OS 3 (Unix): the same header on every machine.
 GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03"

@@ -51,7 +51,7 @@ def test_edge_sizes(data, level):
     assert gzip.decompress(compress(data, threads=2, level=level)) == data
 
 
-PINNED_DEFAULT_DIGEST = "f831a769278917f8c5b381addf1952785f8690da059bcde0f6b10b2364626630"
+PINNED_DEFAULT_DIGEST = "4ca178e14e2c68673168c9456122a51dc7f2302af6581285006136a99e3067fa"
 
 
 def test_default_gzip_bytes_are_pinned():
