@@ -78,14 +78,15 @@ def timed_pack(project: Path, env: dict[str, str], *extra: str):
     return result, time.monotonic() - started
 
 
-def instances(env: dict[str, str]) -> list[str]:
+def instances(env: dict[str, str]) -> dict[str, str]:
+    """rockpack's instances, by name, with their status (Running, Stopped)."""
     out = subprocess.run(
         ["lxc", "--project", "rockpack", "list", "--format", "json"],
         env={**os.environ, **env},
         capture_output=True,
         check=True,
     ).stdout
-    return [item["name"] for item in json.loads(out)]
+    return {item["name"]: item["status"] for item in json.loads(out)}
 
 
 def test_clean_build_matches_a_host_build_byte_for_byte(lxd, tmp_path):
@@ -109,6 +110,23 @@ def test_clean_build_matches_a_host_build_byte_for_byte(lxd, tmp_path):
     assert run_rockpack("clean", "--project-dir", clean, env=lxd).returncode == 0
     assert not [name for name in instances(lxd) if name.startswith("rockpack-hello-busybox")]
     assert [name for name in instances(lxd) if name.startswith("rockpack-base-")]
+
+
+def test_stage_packages_reach_a_clean_build_and_match_a_host_build(lxd, tmp_path):
+    """The instance has no network: its apt goes through rockpack's proxy on the host."""
+    text = MINIMAL.replace("plugin: nil", "plugin: nil\n        stage-packages: [hello]")
+    clean, host = tmp_path / "clean", tmp_path / "host"
+    write_project(clean, text)
+    write_project(host, text)
+    result, TIMES["clean build with stage-packages"] = timed_pack(clean, lxd)
+    assert result.returncode == 0, result.stderr
+    assert "in a clean LXD instance" in result.stdout
+    destructive, _ = timed_pack(host, lxd, "--destructive-mode")
+    assert destructive.returncode == 0, destructive.stderr
+    rock = "hello_1.0_amd64.rock"
+    with layer_tar(clean / rock, 0) as tar:
+        assert tar.getmember("usr/bin/hello").isfile()
+    assert (clean / rock).read_bytes() == (host / rock).read_bytes()
 
 
 def test_a_failing_clean_build_is_reported_and_leaves_no_rock(lxd, tmp_path):
@@ -223,11 +241,5 @@ def test_shell_after_opens_a_shell_inside_the_instance(lxd, tmp_path):
     assert code == 0, text[-3000:]
     assert "MARK-1-rockpack-hello-" in text  # ran in the build instance, in managed mode
     assert (project / "hello_1.0_amd64.rock").is_file()  # the build went on after the shell
-    listing = subprocess.run(
-        ["lxc", "--project", "rockpack", "list", "--format", "json"],
-        env={**os.environ, **lxd},
-        capture_output=True,
-        check=True,
-    ).stdout
-    states = {i["name"]: i["status"] for i in json.loads(listing)}
+    states = instances(lxd)
     assert all(s == "Stopped" for n, s in states.items() if n.startswith("rockpack-hello-"))
