@@ -26,6 +26,8 @@ import isal
 import zstandard
 from isal import isal_zlib
 
+from rockpack.oci.serial_lane import SerialLane
+
 BLOCK = 512 * 1024
 DICTIONARY = 32 * 1024
 # mtime 0, no name, xfl 0, OS 3 (Unix): the same header on every machine.
@@ -49,7 +51,7 @@ class Compression:
     def engine(self) -> str:
         """The library and version whose bytes this compression produces."""
         if self.algorithm == "zstd":
-            return f"zstd-{zstandard.ZSTD_VERSION}"
+            return "zstd-" + ".".join(map(str, zstandard.ZSTD_VERSION))
         if self.level <= ISAL_LEVELS:
             return f"isal-{isal.__version__}"
         return f"zlib-{zlib.ZLIB_RUNTIME_VERSION}"
@@ -63,33 +65,6 @@ LEVELS = {"gzip": range(1, 10), "zstd": range(1, 20)}
 
 
 Observer = Callable[[bytes], None]
-
-
-class SerialLane:
-    """Runs calls one at a time, in the order given, on a thread of their own.
-
-    For the work that must see the stream in order (hashes, the blob file) so that it
-    overlaps with the caller's. At most ``limit`` calls wait; errors surface in the
-    caller at the next ``submit`` or at ``drain``.
-    """
-
-    def __init__(self, limit: int) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1)
-        self._pending: deque[Future[None]] = deque()
-        self._limit = limit
-
-    def submit(self, call: Callable[..., None], *args: Any) -> None:
-        self._pending.append(self._pool.submit(call, *args))
-        while len(self._pending) > self._limit or (self._pending and self._pending[0].done()):
-            self._pending.popleft().result()
-
-    def drain(self) -> None:
-        while self._pending:
-            self._pending.popleft().result()
-        self._pool.shutdown()
-
-    def abandon(self) -> None:
-        self._pool.shutdown(cancel_futures=True)
 
 
 class ParallelGzip:
