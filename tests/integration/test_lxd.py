@@ -7,6 +7,7 @@ import os
 import pty
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -243,3 +244,68 @@ def test_shell_after_opens_a_shell_inside_the_instance(lxd, tmp_path):
     assert (project / "hello_1.0_amd64.rock").is_file()  # the build went on after the shell
     states = instances(lxd)
     assert all(s == "Stopped" for n, s in states.items() if n.startswith("rockpack-hello-"))
+
+
+def wait_for(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.5)
+
+
+def test_an_interrupted_clean_build_stops_its_instance_and_keeps_the_base(lxd, tmp_path):
+    """Ctrl-C reaches the whole process group, as in a terminal."""
+    project = tmp_path / "slow"
+    write_project(
+        project,
+        MINIMAL.replace("plugin: nil", "plugin: nil\n        override-build: sleep 300"),
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rockpack", "pack", "--project-dir", str(project)],
+        env={**os.environ, **lxd, "SOURCE_DATE_EPOCH": EPOCH},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    own = "rockpack-hello-"
+    wait_for(
+        lambda: any(n.startswith(own) and s == "Running" for n, s in instances(lxd).items()),
+        600,
+        "the build instance to run",
+    )
+    time.sleep(5)  # well into the part's build
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode != 0
+    assert b"Traceback" not in stderr
+    states = instances(lxd)
+    assert all(s == "Stopped" for n, s in states.items() if n.startswith(own)), states
+    assert not list(project.glob("*.rock")) and not list(project.glob(".rockpack-pull-*"))
+
+    # The cached base survived: the next build of another project does not rebuild it.
+    other = tmp_path / "after"
+    write_project(other, MINIMAL)
+    result, _ = timed_pack(other, lxd)
+    assert result.returncode == 0, result.stderr
+    assert "Installing rockpack in a base instance" not in result.stderr
+
+
+def test_two_projects_build_side_by_side(lxd, tmp_path):
+    projects = [tmp_path / "one", tmp_path / "two"]
+    for project in projects:
+        write_project(project, MINIMAL)
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "rockpack", "pack", "--project-dir", str(project)],
+            env={**os.environ, **lxd, "SOURCE_DATE_EPOCH": EPOCH},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for project in projects
+    ]
+    outputs = [process.communicate(timeout=900) for process in processes]
+    for process, (_, stderr) in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, stderr.decode()[-3000:]
+    rocks = [(project / "hello_1.0_amd64.rock").read_bytes() for project in projects]
+    assert rocks[0] == rocks[1]  # same project text and date, two instances, one result
