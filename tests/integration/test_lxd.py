@@ -309,3 +309,26 @@ def test_two_projects_build_side_by_side(lxd, tmp_path):
         assert process.returncode == 0, stderr.decode()[-3000:]
     rocks = [(project / "hello_1.0_amd64.rock").read_bytes() for project in projects]
     assert rocks[0] == rocks[1]  # same project text and date, two instances, one result
+
+
+LIST_INSTALL = b"$(ls parts/*/install); exit\n"
+
+
+def test_debug_opens_a_shell_inside_where_the_build_failed(lxd, tmp_path):
+    project = tmp_path / "broken"
+    write_project(
+        project,
+        MINIMAL.replace(
+            "plugin: nil",
+            "plugin: nil\n        override-build: touch $CRAFT_PART_INSTALL/x; exit 3",
+        ),
+    )
+    code, output = run_in_terminal(
+        [sys.executable, "-m", "rockpack", "pack", "--debug", "--project-dir", str(project)],
+        {**lxd, "SOURCE_DATE_EPOCH": EPOCH},
+        {b"Opening a shell": b"echo MARK-$ROCKPACK_MANAGED-$HOSTNAME-" + LIST_INSTALL},
+    )
+    text = output.decode(errors="replace")
+    assert code != 0
+    assert "MARK-1-rockpack-hello-" in text and "-x\r" in text  # inside, beside the failed part
+    assert not list(project.glob("*.rock"))
