@@ -97,19 +97,18 @@ def run_clean_build(build: CleanBuild, lxc: Lxc | None = None) -> list[Path]:
     # Two builds of one project would share its instance: the second waits for nothing
     # and says so; builds of other projects use other instances and run side by side.
     with project_lock(Workspace(build.loaded.project_dir)):
-        return _build_in(lxc, base, instance, build, started)
+        return _build_in(lxc, base, instance, build, started, source.archive_host)
 
 
-def _build_in(lxc: Lxc, base: str, instance: str, build: CleanBuild, started: float) -> list[Path]:
-    project = build.loaded.project
+def _build_in(
+    lxc: Lxc, base: str, instance: str, build: CleanBuild, started: float, archive_host: str
+) -> list[Path]:
     _fresh_instance(lxc, base, instance)
     emit.debug(f"Instance {instance} ready in {time.monotonic() - started:.1f}s")
     try:
         lxc.start(instance)
         lxc.exec(instance, ["python3", "-c", _LOOPBACK_UP])
-        with _package_access(
-            lxc, instance, _archive_host(project.effective_build_base)
-        ) as proxy_env:
+        with _package_access(lxc, instance, archive_host) as proxy_env:
             _forward_registry(lxc, instance)
             _push_project(lxc, instance, build.loaded.project_dir)
             code = _run_inner(lxc, instance, build, proxy_env)
@@ -216,7 +215,7 @@ def _install_build_tools(lxc: Lxc, instance: str, source: RemoteImage) -> None:
     """An official image lacks the build tools: apt installs them, through the host if need be."""
     emit.progress(f"Installing build tools in the {source.build_base} base instance")
     env = {"DEBIAN_FRONTEND": "noninteractive"}
-    with _package_access(lxc, instance, "archive.ubuntu.com") as proxy_env:
+    with _package_access(lxc, instance, source.archive_host) as proxy_env:
         for command in (
             ["apt-get", "update", "--quiet"],
             ["apt-get", "install", "--quiet", "--yes", "--no-install-recommends", *PACKAGES],
@@ -284,11 +283,6 @@ def _package_access(lxc: Lxc, instance: str, archive_host: str) -> Iterator[dict
             handle.seek(0)
             lxc.exec(instance, ["tee", "/etc/apt/apt.conf.d/01rockpack-proxy"], stdin=handle)
         yield {"http_proxy": address, "https_proxy": address}
-
-
-def _archive_host(build_base: str) -> str:
-    """A package archive's host name, to tell whether DNS works inside the instance."""
-    return "archive.ubuntu.com" if build_base.startswith("ubuntu@") else "deb.debian.org"
 
 
 def _forward_registry(lxc: Lxc, instance: str) -> None:

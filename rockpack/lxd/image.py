@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
+from urllib.parse import urlparse
 
 from rockpack.errors import ProviderError
 from rockpack.lxd.lxc import Lxc
@@ -71,6 +72,13 @@ class ImageRecipe:
         digest = hashlib.sha256(text.encode()).hexdigest()[:12]
         return f"rockpack-buildbase-{self.build_base.replace('@', '-').replace('.', '')}-{digest}"
 
+    @property
+    def archive_host(self) -> str:
+        """The package archive the image's apt sources name (mmdebstrap's default: Debian)."""
+        if not self.mirror:
+            return "deb.debian.org"
+        return urlparse(self.mirror).hostname or self.mirror
+
     def mmdebstrap_arguments(self, output: Path) -> list[str]:
         arguments = [
             "--variant=minbase",
@@ -97,6 +105,11 @@ class RemoteImage:
     @property
     def reference(self) -> str:
         return f"{self.remote}:{self.version}"
+
+    @property
+    def archive_host(self) -> str:
+        """The package archive the official image's apt sources name."""
+        return "archive.ubuntu.com"
 
 
 ImageSource = ImageRecipe | RemoteImage

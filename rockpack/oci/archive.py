@@ -16,7 +16,9 @@ from pathlib import Path
 
 from rockpack.errors import PackError
 from rockpack.oci.blobs import BlobStore, Descriptor
+from rockpack.oci.entries import Entry, Kind
 from rockpack.oci.image import OCI_LAYOUT
+from rockpack.oci.layer import tar_info
 from rockpack.oci.tar_stream import TarStream
 
 
@@ -56,7 +58,7 @@ def write_oci_archive(
                 seen.add(blob.digest)
                 hexdigest = blob.digest.partition(":")[2]
                 path = _find(stores, blob.digest)
-                info = _file_info(f"blobs/sha256/{hexdigest}", path.stat().st_size, mtime)
+                info = _file(f"blobs/sha256/{hexdigest}", path.stat().st_size, mtime)
                 with path.open("rb", buffering=0) as content:
                     archive.add(info, content.read)
             _add_bytes(archive, "index.json", index, mtime)
@@ -85,19 +87,13 @@ def _find(stores: Sequence[BlobStore], digest: str) -> Path:
     )
 
 
-def _file_info(name: str, size: int, mtime: int) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)
-    info.size, info.mode, info.mtime = size, 0o644, mtime
-    info.uname = info.gname = ""
-    return info
+def _file(name: str, size: int, mtime: int) -> tarfile.TarInfo:
+    return tar_info(Entry(name, Kind.FILE, 0o644, mtime=mtime, size=size))
 
 
 def _add_dir(archive: TarStream, name: str, mtime: int) -> None:
-    info = tarfile.TarInfo(name + "/")
-    info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, mtime
-    info.uname = info.gname = ""
-    archive.add(info)
+    archive.add(tar_info(Entry(name, Kind.DIR, 0o755, mtime=mtime)))
 
 
 def _add_bytes(archive: TarStream, name: str, data: bytes, mtime: int) -> None:
-    archive.add(_file_info(name, len(data), mtime), BytesIO(data).read)
+    archive.add(_file(name, len(data), mtime), BytesIO(data).read)

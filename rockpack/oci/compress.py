@@ -52,7 +52,7 @@ class Compression:
         """The library and version whose bytes this compression produces."""
         if self.algorithm == "zstd":
             return "zstd-" + ".".join(map(str, zstandard.ZSTD_VERSION))
-        if self.level <= ISAL_LEVELS:
+        if deflate_engine(self.level) is isal_zlib:
             return f"isal-{isal.__version__}"
         return f"zlib-{zlib.ZLIB_RUNTIME_VERSION}"
 
@@ -134,9 +134,14 @@ class ParallelGzip:
         self._lane.submit(self._sink, compressed)
 
 
+def deflate_engine(level: int) -> Any:
+    """The zlib-compatible module that deflates a gzip ``level``: ISA-L or zlib."""
+    return isal_zlib if level <= ISAL_LEVELS else zlib
+
+
 def _deflate(block: bytes, dictionary: bytes, level: int, final: bool) -> tuple[bytes, int, int]:
     """One block, raw deflate (the gzip header and trailer go around all blocks)."""
-    engine: Any = isal_zlib if level <= ISAL_LEVELS else zlib
+    engine = deflate_engine(level)
     if dictionary:
         compressor = engine.compressobj(
             level, engine.DEFLATED, -15, 8, engine.Z_DEFAULT_STRATEGY, dictionary

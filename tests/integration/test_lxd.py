@@ -79,6 +79,16 @@ def timed_pack(project: Path, env: dict[str, str], *extra: str):
     return result, time.monotonic() - started
 
 
+def pack_argv(project: Path, *extra: str) -> list[str]:
+    """The real command line, as a user types it, for a child process of its own."""
+    return [sys.executable, "-m", "rockpack", "pack", *extra, "--project-dir", str(project)]
+
+
+def dated(env: dict[str, str]) -> dict[str, str]:
+    """The whole environment plus the fixed source date the byte comparisons rely on."""
+    return {**os.environ, **env, "SOURCE_DATE_EPOCH": EPOCH}
+
+
 def instances(env: dict[str, str]) -> dict[str, str]:
     """rockpack's instances, by name, with their status (Running, Stopped)."""
     out = subprocess.run(
@@ -197,14 +207,15 @@ def test_a_newer_debian_build_base_gets_wheels_for_its_own_python(lxd, tmp_path)
 def run_in_terminal(
     argv: list[str], env: dict[str, str], answers: dict[bytes, bytes], timeout: float = 900
 ) -> tuple[int, bytes]:
-    """Run ``argv`` on a pseudo-terminal; type each answer once its prompt has appeared."""
+    """Run ``argv`` (in the whole ``env``) on a pseudo-terminal; type each answer once its
+    prompt has appeared."""
     main, child = pty.openpty()
     process = subprocess.Popen(
         argv,
         stdin=child,
         stdout=child,
         stderr=child,
-        env={**os.environ, **env},
+        env=env,
         start_new_session=True,
     )
     os.close(child)
@@ -234,8 +245,8 @@ def test_shell_after_opens_a_shell_inside_the_instance(lxd, tmp_path):
     project = tmp_path / "shell"
     write_project(project, MINIMAL)
     code, output = run_in_terminal(
-        [sys.executable, "-m", "rockpack", "pack", "--shell-after", "--project-dir", str(project)],
-        {**lxd, "SOURCE_DATE_EPOCH": EPOCH},
+        pack_argv(project, "--shell-after"),
+        dated(lxd),
         {b"Opening a shell": b"echo MARK-$ROCKPACK_MANAGED-$HOSTNAME-MARK; exit\n"},
     )
     text = output.decode(errors="replace")
@@ -262,8 +273,8 @@ def test_an_interrupted_clean_build_stops_its_instance_and_keeps_the_base(lxd, t
         MINIMAL.replace("plugin: nil", "plugin: nil\n        override-build: sleep 300"),
     )
     process = subprocess.Popen(
-        [sys.executable, "-m", "rockpack", "pack", "--project-dir", str(project)],
-        env={**os.environ, **lxd, "SOURCE_DATE_EPOCH": EPOCH},
+        pack_argv(project),
+        env=dated(lxd),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
@@ -297,8 +308,8 @@ def test_two_projects_build_side_by_side(lxd, tmp_path):
         write_project(project, MINIMAL)
     processes = [
         subprocess.Popen(
-            [sys.executable, "-m", "rockpack", "pack", "--project-dir", str(project)],
-            env={**os.environ, **lxd, "SOURCE_DATE_EPOCH": EPOCH},
+            pack_argv(project),
+            env=dated(lxd),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
@@ -324,8 +335,8 @@ def test_debug_opens_a_shell_inside_where_the_build_failed(lxd, tmp_path):
         ),
     )
     code, output = run_in_terminal(
-        [sys.executable, "-m", "rockpack", "pack", "--debug", "--project-dir", str(project)],
-        {**lxd, "SOURCE_DATE_EPOCH": EPOCH},
+        pack_argv(project, "--debug"),
+        dated(lxd),
         {b"Opening a shell": b"echo MARK-$ROCKPACK_MANAGED-$HOSTNAME-" + LIST_INSTALL},
     )
     text = output.decode(errors="replace")

@@ -54,7 +54,8 @@ SERVICES_PROJECT = """
 """
 
 
-def pack_services(tmp_path: Path, env: dict[str, str], pebble: Path) -> Path:
+def pack_services_project(tmp_path: Path, env: dict[str, str], pebble_source: str):
+    """(the project directory, the finished `rockpack pack` of the services project)."""
     project = tmp_path / "project"
     write_project(project, SERVICES_PROJECT)
     result = run_rockpack(
@@ -62,8 +63,13 @@ def pack_services(tmp_path: Path, env: dict[str, str], pebble: Path) -> Path:
         "--destructive-mode",
         "--project-dir",
         project,
-        env={**env, "ROCKPACK_PEBBLE_SOURCE": str(pebble), "SOURCE_DATE_EPOCH": "1700000000"},
+        env={**env, "ROCKPACK_PEBBLE_SOURCE": pebble_source, "SOURCE_DATE_EPOCH": "1700000000"},
     )
+    return project, result
+
+
+def pack_services(tmp_path: Path, env: dict[str, str], pebble: Path) -> Path:
+    project, result = pack_services_project(tmp_path, env, str(pebble))
     assert result.returncode == 0, result.stderr
     return project / "svc-check_1_amd64.rock"
 
@@ -98,15 +104,7 @@ def test_run_user_and_pebble_layout(tmp_path, base_env):
 
 
 def test_without_pebble_the_pack_fails_before_building(tmp_path, base_env):
-    project = tmp_path / "project"
-    write_project(project, SERVICES_PROJECT)
-    result = run_rockpack(
-        "pack",
-        "--destructive-mode",
-        "--project-dir",
-        project,
-        env={**base_env, "ROCKPACK_PEBBLE_SOURCE": ""},
-    )
+    project, result = pack_services_project(tmp_path, base_env, "")
     assert result.returncode == 1
     assert "needs Pebble" in result.stderr and "ROCKPACK_PEBBLE_SOURCE" in result.stderr
     assert not list(project.glob("*.rock"))

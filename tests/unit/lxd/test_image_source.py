@@ -28,6 +28,7 @@ def test_debian_is_built_from_the_hosts_apt_sources():
     arguments = source.mmdebstrap_arguments(Path("/tmp/rootfs.tar"))
     assert arguments[-2:] == ["trixie", "/tmp/rootfs.tar"]  # no mirror: the host's sources
     assert not any(a.startswith("--keyring") for a in arguments)
+    assert source.archive_host == "deb.debian.org"  # mmdebstrap's default sources
 
 
 def test_ubuntu_with_a_mirror_is_built_locally_against_it():
@@ -38,6 +39,7 @@ def test_ubuntu_with_a_mirror_is_built_locally_against_it():
     assert "--keyring=/usr/share/keyrings/ubuntu-archive-keyring.gpg" in arguments
     assert "--components=main,universe" in arguments  # fuse-overlayfs is in universe
     assert source.alias.startswith("rockpack-buildbase-ubuntu-2404-")
+    assert source.archive_host == "mirror.example"
 
 
 def test_ubuntu_without_a_mirror_comes_from_the_image_server():
