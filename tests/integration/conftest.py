@@ -8,6 +8,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tarfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -47,28 +48,52 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _is_rootfs_tar(path: Path) -> bool:
+    """A cached base tar is trusted only when it is a readable tar with a usrmerge root."""
+    if not path.is_file():
+        return False
+    try:
+        with tarfile.open(path) as archive:
+            names = {member.name.lstrip("./") for member in archive.getmembers()}
+    except (tarfile.TarError, OSError):
+        return False
+    return {"usr/bin/dpkg", "etc/debian_version", "bin"} <= names
+
+
 @pytest.fixture(scope="session")
 def debian_rootfs() -> Path:
-    """A Debian bookworm minbase rootfs tar, byte-identical on every build; cached."""
+    """A Debian bookworm minbase rootfs tar, byte-identical on every build; cached.
+
+    A cache entry that is not a good tar (a directory, a truncated file) is rebuilt.
+    """
     ROOTFS_CACHE.mkdir(parents=True, exist_ok=True)
     tar = ROOTFS_CACHE / f"bookworm-minbase-{BASE_EPOCH}.tar"
-    if not tar.exists():
-        mmdebstrap = require_tool("mmdebstrap")
-        partial = tar.with_suffix(".partial")
-        subprocess.run(
-            [
-                mmdebstrap,
-                "--variant=minbase",
-                "--mode=unshare",
-                "--skip=output/dev",
-                "-q",
-                "bookworm",
-                str(partial),
-            ],
-            env={**os.environ, "SOURCE_DATE_EPOCH": BASE_EPOCH},
-            check=True,
-        )
-        partial.replace(tar)
+    if _is_rootfs_tar(tar):
+        return tar
+    mmdebstrap = require_tool("mmdebstrap")
+    partial = tar.with_name(tar.name + ".partial")
+    for stale in (tar, partial):
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale)
+        else:
+            stale.unlink(missing_ok=True)
+    subprocess.run(
+        [
+            mmdebstrap,
+            "--variant=minbase",
+            "--mode=unshare",
+            "--format=tar",  # the output name's extension would otherwise choose it
+            "--skip=output/dev",
+            "-q",
+            "bookworm",
+            str(partial),
+        ],
+        env={**os.environ, "SOURCE_DATE_EPOCH": BASE_EPOCH},
+        check=True,
+    )
+    if not _is_rootfs_tar(partial):
+        pytest.fail(f"mmdebstrap did not write a rootfs tar at {partial}")
+    partial.replace(tar)
     return tar
 
 
