@@ -26,13 +26,11 @@ from craft_cli import (
 )
 
 from rockpack import __version__
-from rockpack.errors import ProviderError, RockpackError
-from rockpack.lifecycle import STEPS, ShellOptions
-from rockpack.project import LoadedProject, find_project_file, load_project
-from rockpack.source_date import source_date_epoch
-from rockpack.workspace import Workspace, project_lock
+from rockpack.build.lifecycle import STEPS, ShellOptions
+from rockpack.build.source_date import source_date_epoch
+from rockpack.errors import EXIT_USAGE, RockpackError
+from rockpack.project.model import LoadedProject, load_project
 
-EXIT_USAGE = 64
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
@@ -132,49 +130,10 @@ class _LifecycleCommand(BaseCommand):
         return arguments
 
 
-def _clean_lxd(project_dir: Path, *, everything: bool) -> None:
-    """Remove the project's instance (and, with ``everything``, bases and images)."""
-    from rockpack.lxd.clean_build import clean_instances, is_managed
-    from rockpack.lxd.lxc import Lxc, LxdUnusableError
-
-    if is_managed():
-        return
-    lxc = Lxc()
-    try:
-        lxc.check_usable()
-    except LxdUnusableError:
-        if everything:
-            raise
-        return  # no LXD: nothing of ours can be there
-    try:
-        name = load_project(project_dir).project.name
-    except RockpackError:
-        name = ""
-    clean_instances(lxc, name, project_dir, everything=everything)
-    emit.message(
-        "Removed the clean-build instance" + (", base instances and images." if everything else ".")
-    )
-
-
 def _in_clean_instance(parsed: argparse.Namespace) -> bool:
-    """Whether this build runs in an LXD instance: by default, when LXD is usable."""
-    from rockpack.lxd.clean_build import is_managed
-    from rockpack.lxd.lxc import Lxc, LxdUnusableError
+    from rockpack.lxd.provider import use_clean_instance
 
-    if is_managed() or parsed.destructive_mode:
-        return False
-    try:
-        Lxc().check_usable()
-    except LxdUnusableError as err:
-        if parsed.use_lxd:
-            raise
-        raise ProviderError(
-            f"No clean build environment: {err.brief}",
-            details=err.details,
-            resolution=f"Build on this host with --destructive-mode, or: {err.resolution}",
-            retcode=2,
-        ) from err
-    return True
+    return use_clean_instance(destructive_mode=parsed.destructive_mode, use_lxd=parsed.use_lxd)
 
 
 def _clean_build(
@@ -183,8 +142,8 @@ def _clean_build(
     parsed: argparse.Namespace,
     output: Path | None = None,
 ) -> None:
+    from rockpack.build.source_date import project_source_date
     from rockpack.lxd.clean_build import CleanBuild, run_clean_build
-    from rockpack.source_date import project_source_date
 
     run_clean_build(
         CleanBuild(
@@ -196,22 +155,6 @@ def _clean_build(
             source_date=project_source_date(loaded.project_dir),
         )
     )
-
-
-def parse_compression(text: str) -> Any:
-    """'gzip', 'gzip:1', 'zstd', 'zstd:9' -> a Compression; a clear error otherwise."""
-    from rockpack.oci.compress import LEVELS, Compression
-
-    algorithm, _, level_text = text.partition(":")
-    default_level = {"gzip": 6, "zstd": 3}.get(algorithm)
-    level = int(level_text) if level_text.isdigit() else default_level if not level_text else None
-    if default_level is None or level is None or level not in LEVELS[algorithm]:
-        raise RockpackError(
-            f"--compression {text!r} is not a known compression.",
-            resolution="Use gzip, gzip:1 ... gzip:9, zstd, or zstd:1 ... zstd:19.",
-            retcode=EXIT_USAGE,
-        )
-    return Compression(algorithm, level)
 
 
 def _step_command(step: str) -> type[_LifecycleCommand]:
@@ -247,6 +190,7 @@ class PackCommand(_LifecycleCommand):
     def run(self, parsed_args: argparse.Namespace) -> int:
         from dataclasses import replace
 
+        from rockpack.oci.compress import parse_compression
         from rockpack.pack import pack
 
         output = parsed_args.output.resolve() if parsed_args.output else None
@@ -321,60 +265,16 @@ class CleanCommand(BaseCommand):
         )
 
     def run(self, parsed_args: argparse.Namespace) -> int:
-        import shutil
-
-        from rockpack.lifecycle import Lifecycle
-        from rockpack.pack import build_targets
-        from rockpack.workspace import user_cache_dir
+        from rockpack.build.clean import clean_project
+        from rockpack.lxd.provider import clean_lxd
 
         project_dir = parsed_args.project_dir.resolve()
-        workspace = Workspace(project_dir)
         if not parsed_args.parts:
-            _clean_lxd(project_dir, everything=parsed_args.all)
-        if not workspace.state_dir.exists():
-            emit.message("Nothing to clean.")
-            return 0
-        with project_lock(workspace):
-            if not parsed_args.parts:
-                for child in workspace.state_dir.iterdir():
-                    if child != workspace.lock_path:
-                        shutil.rmtree(child) if child.is_dir() else child.unlink()
-                emit.message(f"Removed the build files in {workspace.state_dir}.")
-                return 0
-            loaded = _load(parsed_args)
-            for target in build_targets(loaded.project, platform=None, build_for=None):
-                Lifecycle(
-                    loaded.project,
-                    project_dir=project_dir,
-                    work_dir=workspace.work_dir(target.platform),
-                    cache_dir=user_cache_dir() / "craft-parts",
-                    build_for=target.build_for,
-                ).clean(parsed_args.parts)
-        emit.message(f"Cleaned parts: {', '.join(parsed_args.parts)}.")
+            removed = clean_lxd(project_dir, everything=parsed_args.all)
+            if removed:
+                emit.message(removed)
+        emit.message(clean_project(project_dir, parsed_args.parts))
         return 0
-
-
-INIT_TEMPLATE = """\
-name: {name}
-version: "0.1"
-summary: A one-line summary of {name}
-description: |
-  What this rock holds, and who it is for.
-license: Apache-2.0
-base: bare
-build-base: {build_base}
-platforms:
-  {arch}:
-
-# The program the container runs; the words in [ ] are default arguments.
-entrypoint-command: /bin/busybox [ echo "hello from {name}" ]
-
-parts:
-  busybox:
-    plugin: nil
-    stage-packages:
-      - busybox-static
-"""
 
 
 class InitCommand(BaseCommand):
@@ -387,27 +287,10 @@ class InitCommand(BaseCommand):
         parser.add_argument("--name", help="The rock's name (default: the directory's name)")
 
     def run(self, parsed_args: argparse.Namespace) -> int:
-        from rockpack.architectures import host_arch
-        from rockpack.providers import host_base
+        from rockpack.build.starter import write_starter_project
 
-        project_dir = parsed_args.project_dir.resolve()
-        try:
-            existing = find_project_file(project_dir)
-        except RockpackError:
-            existing = None
-        if existing:
-            raise RockpackError(
-                f"{existing} already exists.", resolution="Edit it, or remove it first."
-            )
-        name = parsed_args.name or project_dir.name.lower().replace("_", "-")
-        build_base = host_base()
-        if build_base not in ("debian@12", "debian@13") and not build_base.startswith("ubuntu@"):
-            build_base = "debian@12"
-        text = INIT_TEMPLATE.format(name=name, build_base=build_base, arch=host_arch())
-        project_dir.mkdir(parents=True, exist_ok=True)
-        (project_dir / "rockpack.yaml").write_text(text, encoding="utf-8")
-        load_project(project_dir)  # what init writes must be valid
-        emit.message(f"Created {project_dir / 'rockpack.yaml'}.")
+        path = write_starter_project(parsed_args.project_dir.resolve(), parsed_args.name)
+        emit.message(f"Created {path}.")
         return 0
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from craft_cli import CraftError
 
+EXIT_USAGE = 64  # sysexits' EX_USAGE: the command line itself is wrong
+
 
 class RockpackError(CraftError):
     """Base of every error rockpack reports to a user."""

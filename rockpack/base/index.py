@@ -12,7 +12,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from rockpack.bases import BaseImage
+from rockpack.base.resolve import BaseImage
 from rockpack.errors import LayerError
 from rockpack.oci.blobs import BlobStore
 from rockpack.oci.entries import Kind

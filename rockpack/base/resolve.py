@@ -15,12 +15,12 @@ from typing import Any
 
 import yaml
 
-from rockpack.architectures import DEB_TO_OCI
 from rockpack.errors import RockpackError
 from rockpack.json_state import read_state, write_state
 from rockpack.oci.blobs import BlobStore, Descriptor
 from rockpack.oci.reference import Reference, parse_reference
 from rockpack.oci.registry import Manifest, Platform, RegistryClient
+from rockpack.project.architectures import DEB_TO_OCI
 
 # Where each base comes from by default (the images Rockcraft and Docker users know).
 BASE_IMAGES: dict[str, str] = {

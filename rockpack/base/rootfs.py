@@ -13,8 +13,8 @@ import shutil
 import stat
 from pathlib import Path
 
-from rockpack.base_view import OPAQUE, WHITEOUT_PREFIX
-from rockpack.bases import BaseImage
+from rockpack.base.index import OPAQUE, WHITEOUT_PREFIX
+from rockpack.base.resolve import BaseImage
 from rockpack.errors import LayerError
 from rockpack.oci.blobs import BlobStore
 from rockpack.oci.entries import Kind

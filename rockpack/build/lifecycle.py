@@ -20,8 +20,8 @@ from craft_cli import emit
 from craft_parts import Action, ActionType, LifecycleManager, PartsError, Step
 
 from rockpack.errors import LifecycleError
-from rockpack.parts import enable_features
-from rockpack.project import Project
+from rockpack.project.model import Project
+from rockpack.project.parts import enable_features
 
 STEPS: dict[str, Step] = {
     "pull": Step.PULL,

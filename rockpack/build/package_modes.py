@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from rockpack.errors import LifecycleError
-from rockpack.prime import MetadataOverride
+from rockpack.layer.scan import MetadataOverride
 
 SPECIAL_BITS = 0o6000  # setuid | setgid
 

@@ -11,15 +11,16 @@ from datetime import UTC, datetime
 
 import yaml
 
-from rockpack import __version__, pebble
-from rockpack.architectures import DEB_TO_OCI
-from rockpack.bases import BaseImage
+from rockpack import __version__
+from rockpack.base.resolve import BaseImage
 from rockpack.errors import PackError
+from rockpack.image.run_user import run_user_of
 from rockpack.oci.entries import Entry, Kind
 from rockpack.oci.image import HistoryItem, ImageSpec, RuntimeConfig
-from rockpack.pebble_layer import pebble_entrypoint
-from rockpack.project import Project
-from rockpack.run_user import run_user_of
+from rockpack.pebble.layer import pebble_entrypoint
+from rockpack.project import services as pebble
+from rockpack.project.architectures import DEB_TO_OCI
+from rockpack.project.model import Project
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 METADATA_DIR = ".rock"

@@ -12,11 +12,11 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from rockpack.base_view import OPAQUE, WHITEOUT_PREFIX, BaseFile, BaseIndex
-from rockpack.content_digests import content_digest
+from rockpack.base.index import OPAQUE, WHITEOUT_PREFIX, BaseFile, BaseIndex
 from rockpack.errors import LayerError
+from rockpack.layer.content_digests import content_digest
+from rockpack.layer.scan import elect_hardlink_leaders
 from rockpack.oci.entries import Entry, Kind, sort_entries
-from rockpack.prime import elect_hardlink_leaders
 
 _MAX_LINKS = 40  # as the kernel's limit on symlinks followed in one lookup
 

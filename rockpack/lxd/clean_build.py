@@ -24,7 +24,7 @@ from pathlib import Path
 
 from craft_cli import emit
 
-from rockpack.architectures import host_arch
+from rockpack.build.workspace import STATE_DIR_NAME, Workspace, project_lock, user_cache_dir
 from rockpack.errors import ProviderError
 from rockpack.lxd.image import (
     PACKAGES,
@@ -37,8 +37,8 @@ from rockpack.lxd.image import (
 from rockpack.lxd.lxc import Lxc, lxc_error
 from rockpack.lxd.proxy import HostProxy
 from rockpack.lxd.wheels import Target, ensure_wheels, source_key, source_tree
-from rockpack.project import LoadedProject
-from rockpack.workspace import STATE_DIR_NAME, Workspace, project_lock, user_cache_dir
+from rockpack.project.architectures import host_arch
+from rockpack.project.model import LoadedProject
 
 MANAGED_ENV = "ROCKPACK_MANAGED"
 VENV = "/opt/rockpack/venv"

@@ -26,6 +26,7 @@ import isal
 import zstandard
 from isal import isal_zlib
 
+from rockpack.errors import EXIT_USAGE, RockpackError
 from rockpack.oci.serial_lane import SerialLane
 
 BLOCK = 512 * 1024
@@ -62,6 +63,20 @@ class Compression:
 
 DEFAULT = Compression("gzip", 1)  # see docs/performance.md for the figures behind it
 LEVELS = {"gzip": range(1, 10), "zstd": range(1, 20)}
+
+
+def parse_compression(text: str) -> Compression:
+    """'gzip', 'gzip:1', 'zstd', 'zstd:9' -> a Compression; a clear error otherwise."""
+    algorithm, _, level_text = text.partition(":")
+    default_level = {"gzip": 6, "zstd": 3}.get(algorithm)
+    level = int(level_text) if level_text.isdigit() else default_level if not level_text else None
+    if default_level is None or level is None or level not in LEVELS[algorithm]:
+        raise RockpackError(
+            f"--compression {text!r} is not a known compression.",
+            resolution="Use gzip, gzip:1 ... gzip:9, zstd, or zstd:1 ... zstd:19.",
+            retcode=EXIT_USAGE,
+        )
+    return Compression(algorithm, level)
 
 
 Observer = Callable[[bytes], None]

@@ -13,9 +13,9 @@ from typing import Any
 
 import yaml
 
-from rockpack import pebble
 from rockpack.oci.entries import Entry, Kind
-from rockpack.project import Project
+from rockpack.project import services as pebble
+from rockpack.project.model import Project
 
 PEBBLE_BINARY = "/usr/bin/pebble"
 PEBBLE_DIR = "var/lib/pebble/default"

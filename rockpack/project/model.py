@@ -12,13 +12,13 @@ import pydantic
 from license_expression import get_spdx_licensing
 from pydantic import Field
 
-from rockpack import parts as parts_validation
-from rockpack import pebble as pebble_models
-from rockpack.architectures import SUPPORTED_ARCHS
 from rockpack.errors import ProjectFileError, ProjectFileErrors, ProjectNotFoundError
-from rockpack.model_base import RockpackModel
-from rockpack.repositories import repository_problems
-from rockpack.yaml_source import KeyPath, YamlSource, load_yaml
+from rockpack.project import parts as parts_validation
+from rockpack.project import services as pebble_models
+from rockpack.project.architectures import SUPPORTED_ARCHS
+from rockpack.project.model_base import RockpackModel
+from rockpack.project.repositories import repository_problems
+from rockpack.project.yaml_source import KeyPath, YamlSource, load_yaml
 
 PROJECT_FILE_NAMES = ("rockpack.yaml", "rockcraft.yaml")
 

@@ -1,6 +1,6 @@
 """The project file's JSON Schema, generated from the models.
 
-Regenerate schema/rockpack.schema.json with: python -m rockpack.schema --write
+Regenerate schema/rockpack.schema.json with: python -m rockpack.project.schema --write
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rockpack.project import Project
+from rockpack.project.model import Project
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "rockpack.schema.json"
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schema" / "rockpack.schema.json"
 
 
 def project_schema() -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 import pydantic
 from pydantic import Field
 
-from rockpack.model_base import RockpackModel
+from rockpack.project.model_base import RockpackModel
 
 # Go's time.ParseDuration syntax with a mandatory unit ("0" alone is not accepted).
 _DURATION_RE = re.compile(r"^(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|ms|s|m|h))+$")

@@ -15,7 +15,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from rockpack.base_view import build_index
+from rockpack.base.index import build_index
 from rockpack.oci.rock_archive import open_blob, read_rock
 from tests.conftest import require_tool
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rockpack.base_view import build_index
+from rockpack.base.index import build_index
 from rockpack.errors import LayerError
 
 

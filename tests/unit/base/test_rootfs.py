@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rockpack.base_rootfs import extract_layer
+from rockpack.base.rootfs import extract_layer
 from rockpack.errors import LayerError
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rockpack.errors import RockpackError
-from rockpack.run_user import RUN_USERS, AccountFile, account_entries
+from rockpack.image.run_user import RUN_USERS, AccountFile, account_entries
 
 DAEMON = RUN_USERS["_daemon_"]
 BASE = {
@@ -50,8 +50,8 @@ def test_a_conflicting_entry_is_an_error():
 
 
 def test_a_custom_user():
-    from rockpack.project import CustomRunUser
-    from rockpack.run_user import run_user_of
+    from rockpack.image.run_user import run_user_of
+    from rockpack.project.model import CustomRunUser
 
     user = run_user_of(CustomRunUser.model_validate({"name": "app", "uid": 1000, "gid": 1001}))
     files = contents(account_entries(user, {}, epoch=None, mtime=0))

@@ -8,11 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from rockpack.oci.blobs import BlobStore
-from rockpack.oci.image import MEDIA_TYPE_MANIFEST, index_json, referenced_blobs, write_image
-from rockpack.oci.layer import write_layer
-from rockpack.project import validate_project
-from rockpack.rock_image import (
+from rockpack.image.spec import (
     DEFAULT_PATH,
     RockInfo,
     image_spec,
@@ -21,7 +17,11 @@ from rockpack.rock_image import (
     rfc3339,
     runtime_config,
 )
-from rockpack.yaml_source import parse_yaml
+from rockpack.oci.blobs import BlobStore
+from rockpack.oci.image import MEDIA_TYPE_MANIFEST, index_json, referenced_blobs, write_image
+from rockpack.oci.layer import write_layer
+from rockpack.project.model import validate_project
+from rockpack.project.yaml_source import parse_yaml
 from tests.conftest import MINIMAL
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from rockpack.content_digests import DigestCache, content_digest
+from rockpack.layer.content_digests import DigestCache, content_digest
+from rockpack.layer.scan import ScanOptions, scan_tree
 from rockpack.oci.entries import Entry, Kind
-from rockpack.prime import ScanOptions, scan_tree
 
 
 def scanned(root) -> Entry:

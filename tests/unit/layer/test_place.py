@@ -6,9 +6,9 @@ import hashlib
 
 import pytest
 
-from rockpack.base_view import BaseFile
+from rockpack.base.index import BaseFile
 from rockpack.errors import LayerError
-from rockpack.layering import place_on_base, resolve
+from rockpack.layer.place import place_on_base, resolve
 from rockpack.oci.entries import Entry, Kind
 
 

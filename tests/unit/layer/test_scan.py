@@ -6,13 +6,13 @@ import os
 
 import pytest
 
-from rockpack.oci.entries import Kind, sort_key
-from rockpack.prime import (
+from rockpack.layer.scan import (
     MetadataOverride,
     ScanOptions,
     elect_hardlink_leaders,
     scan_tree,
 )
+from rockpack.oci.entries import Kind, sort_key
 
 
 @pytest.fixture

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from rockpack.layer.scan import scan_tree
 from rockpack.oci.blobs import BlobStore
 from rockpack.oci.compress import DEFAULT, Compression
 from rockpack.oci.layer_cache import cached_write_layer
-from rockpack.prime import scan_tree
 
 
 def test_hit_when_unchanged_miss_when_changed(tmp_path, monkeypatch):

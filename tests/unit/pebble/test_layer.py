@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rockpack.pebble_layer import (
+from rockpack.pebble.layer import (
     layer_entries,
     layer_yaml,
     next_layer_number,
     pebble_entrypoint,
 )
-from rockpack.project import validate_project
-from rockpack.yaml_source import parse_yaml
+from rockpack.project.model import validate_project
+from rockpack.project.yaml_source import parse_yaml
 from tests.conftest import MINIMAL
 
 SERVICES = """

@@ -7,7 +7,7 @@ import tarfile
 import pytest
 
 from rockpack.errors import RockpackError
-from rockpack.pebble_part import (
+from rockpack.pebble.part import (
     PebbleUnavailableError,
     check_user_part,
     pebble_part,

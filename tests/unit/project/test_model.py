@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from rockpack.errors import ProjectFileError, ProjectFileErrors, ProjectNotFoundError
-from rockpack.project import find_project_file, validate_project
-from rockpack.yaml_source import parse_yaml
+from rockpack.project.model import find_project_file, validate_project
+from rockpack.project.yaml_source import parse_yaml
 from tests.conftest import MINIMAL
 
 PATH = Path("/p/rockpack.yaml")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
-from rockpack.schema import SCHEMA_PATH, render
+from rockpack.project.schema import SCHEMA_PATH, render
 
 
 def test_committed_schema_matches_the_models():
     assert SCHEMA_PATH.read_text(encoding="utf-8") == render(), (
-        "schema/rockpack.schema.json is stale: run 'python -m rockpack.schema --write'"
+        "schema/rockpack.schema.json is stale: run 'python -m rockpack.project.schema --write'"
     )
 
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pydantic
 import pytest
 
-from rockpack.pebble import Check, CommandSyntaxError, Service, check_references, split_command
+from rockpack.project.services import (
+    Check,
+    CommandSyntaxError,
+    Service,
+    check_references,
+    split_command,
+)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,2 @@
+"""Prime directory to layer entries: takes the prime dir and the base index, gives sorted
+entries placed on the base (usrmerge redirects, pruning, hardlink leaders)."""
