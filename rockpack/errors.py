@@ -6,6 +6,7 @@ everything below the CLI raises one of these and never prints.
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 from craft_cli import CraftError
@@ -97,3 +98,29 @@ class PackError(RockpackError):
 
 class LayerError(RockpackError):
     """A tree could not be turned into a layer, or a layer could not be read."""
+
+
+class DiskError(RockpackError):
+    """The disk refused a read or write: full, read-only, or not permitted."""
+
+
+_DISK_ADVICE = {
+    errno.ENOSPC: "Free space on that filesystem (or point XDG_CACHE_HOME, --output or the "
+    "project elsewhere), then run again: nothing half-written is kept.",
+    errno.EDQUOT: "Free space within your quota, then run again.",
+    errno.EROFS: "That filesystem is read-only: make it writable or use another directory.",
+    errno.EACCES: "Fix the permissions of that path, or run as a user who may write there.",
+    errno.EPERM: "Fix the permissions of that path, or run as a user who may write there.",
+}
+
+
+def disk_error(err: OSError) -> RockpackError:
+    """An OSError that escaped every stage, as a message that names the path and a fix."""
+    where = f" at {err.filename}" if err.filename else ""
+    reason = err.strerror or str(err)
+    return DiskError(
+        f"{reason}{where}.",
+        resolution=_DISK_ADVICE.get(
+            err.errno or 0, "Check that path, then run again; the log file has the details."
+        ),
+    )

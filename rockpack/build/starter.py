@@ -7,7 +7,8 @@ from pathlib import Path
 from rockpack.build.providers import host_base
 from rockpack.errors import RockpackError
 from rockpack.project.architectures import host_arch
-from rockpack.project.model import find_project_file, load_project
+from rockpack.project.model import find_project_file, validate_project
+from rockpack.project.yaml_source import parse_yaml
 
 STARTER_TEMPLATE = """\
 name: {name}
@@ -47,8 +48,14 @@ def write_starter_project(project_dir: Path, name: str | None) -> Path:
     if build_base not in ("debian@12", "debian@13") and not build_base.startswith("ubuntu@"):
         build_base = "debian@12"
     text = STARTER_TEMPLATE.format(name=name, build_base=build_base, arch=host_arch())
-    project_dir.mkdir(parents=True, exist_ok=True)
     path = project_dir / "rockpack.yaml"
+    try:
+        validate_project(parse_yaml(path, text))  # what init writes must be valid
+    except RockpackError as err:
+        raise RockpackError(
+            f"Cannot start a project named {name!r}: {err.brief}",
+            resolution="Choose a valid name with --name (e.g. --name my-rock).",
+        ) from err
+    project_dir.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
-    load_project(project_dir)  # what init writes must be valid
     return path

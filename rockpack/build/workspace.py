@@ -69,11 +69,47 @@ def base_rootfs_dir() -> Path:
     return user_cache_dir() / "rootfs"
 
 
+class WorkspaceError(RockpackError):
+    """The project's state dir is not rockpack's own: a symlink, or not a directory."""
+
+
+def ensure_state_dir(workspace: Workspace) -> None:
+    """Create ``.rockpack`` if needed; refuse one that would lead rockpack's writes (or
+    ``clean``'s deletions) elsewhere: a symlink, a non-directory, or a symlink inside."""
+    state_dir = workspace.state_dir
+    if state_dir.is_symlink() or (state_dir.exists() and not state_dir.is_dir()):
+        kind = (
+            f"a symlink to {os.readlink(state_dir)}"
+            if state_dir.is_symlink()
+            else "not a directory"
+        )
+        raise WorkspaceError(
+            f"{state_dir} is {kind}: rockpack never writes or deletes through it.",
+            resolution=f"Remove {state_dir} (rockpack makes a new one), then run again.",
+        )
+    try:
+        state_dir.mkdir(mode=0o755, exist_ok=True)
+        children = list(state_dir.iterdir())
+    except OSError as err:
+        raise WorkspaceError(
+            f"Cannot create {state_dir}: {err.strerror}.",
+            resolution="Make the project directory writable, or build a copy of it.",
+        ) from err
+    for child in children:
+        if child.is_symlink():
+            raise WorkspaceError(
+                f"{child} is a symlink to {os.readlink(child)}: rockpack never writes or "
+                "deletes through a symlink in its own directory.",
+                resolution=f"Remove {child}, then run again.",
+            )
+
+
 @contextmanager
 def project_lock(workspace: Workspace) -> Iterator[None]:
     """Hold the project's lock; fail at once, clearly, if another run holds it."""
-    workspace.state_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(workspace.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    ensure_state_dir(workspace)
+    flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+    fd = os.open(workspace.lock_path, flags, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
