@@ -21,6 +21,7 @@ from craft_cli import (
     CraftError,
     Dispatcher,
     EmitterMode,
+    GlobalArgument,
     ProvideHelpException,
     emit,
 )
@@ -28,7 +29,7 @@ from craft_cli import (
 from rockpack import __version__
 from rockpack.build.lifecycle import STEPS, ShellOptions
 from rockpack.build.source_date import source_date_epoch
-from rockpack.errors import EXIT_USAGE, RockpackError
+from rockpack.errors import EXIT_USAGE, RockpackError, disk_error
 from rockpack.project.model import LoadedProject, load_project
 
 EXIT_INTERNAL = 70
@@ -168,6 +169,7 @@ def _step_command(step: str) -> type[_LifecycleCommand]:
 
 class PackCommand(_LifecycleCommand):
     name = "pack"
+    common = True
     help_msg = "Build the parts and pack the rock"
     overview = (
         "Run every part to the prime step and pack the result as an OCI archive named "
@@ -208,6 +210,7 @@ class PackCommand(_LifecycleCommand):
 
 class PushCommand(BaseCommand):
     name = "push"
+    common = True
     help_msg = "Push a rock to a registry"
     overview = (
         "Push ROCK to REFERENCE (registry/repository[:tag]; the tag defaults to the rock's "
@@ -233,12 +236,17 @@ class PushCommand(BaseCommand):
 
 class LoadCommand(BaseCommand):
     name = "load"
+    common = True
     help_msg = "Load a rock into podman or docker"
     overview = "Load ROCK into podman (or docker) as <name>:<version>."
 
     def fill_parser(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("rock", type=Path, help="The .rock file")
-        parser.add_argument("--tool", choices=("podman", "docker"), help="Which to load into")
+        parser.add_argument(
+            "--tool",
+            choices=("podman", "docker"),
+            help="Load into 'podman' or 'docker' (default: podman if installed, else docker)",
+        )
 
     def run(self, parsed_args: argparse.Namespace) -> int:
         from rockpack.publish import load
@@ -250,6 +258,7 @@ class LoadCommand(BaseCommand):
 
 class CleanCommand(BaseCommand):
     name = "clean"
+    common = True
     help_msg = "Remove the project's build files"
     overview = (
         "Remove what the parts made (all of it, or only the named parts'), and the project's "
@@ -279,6 +288,7 @@ class CleanCommand(BaseCommand):
 
 class InitCommand(BaseCommand):
     name = "init"
+    common = True
     help_msg = "Create a starting rockpack.yaml"
     overview = "Write a small, valid rockpack.yaml in the project directory."
 
@@ -318,6 +328,9 @@ class VersionCommand(BaseCommand):
         return 0
 
 
+VERSION_FLAG = GlobalArgument(
+    "version", "flag", "-V", "--version", "Show rockpack's version and exit"
+)
 COMMAND_GROUPS = [
     CommandGroup("Lifecycle", [*(_step_command(s) for s in STEPS), PackCommand, CleanCommand]),
     CommandGroup("Project", [InitCommand, ExpandExtensionsCommand]),
@@ -335,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:
         "rockpack",
         COMMAND_GROUPS,
         summary="Pack declarative parts into reproducible OCI images (rocks).",
+        extra_global_args=[VERSION_FLAG],
     )
     try:
         global_args = dispatcher.pre_parse_args(argv)
@@ -349,6 +363,10 @@ def main(argv: list[str] | None = None) -> int:
         emit.ended_ok()
         return 0
     except ArgumentParsingError as err:
+        if {"-V", "--version"} & set(argv):  # no command given: the flag alone is enough
+            emit.message(f"rockpack {__version__}")
+            emit.ended_ok()
+            return 0
         print(err, file=sys.stderr)
         emit.ended_ok()
         return EXIT_USAGE
@@ -361,6 +379,17 @@ def main(argv: list[str] | None = None) -> int:
     except Terminated:
         emit.error(RockpackError("Terminated.", retcode=EXIT_TERMINATED))
         return EXIT_TERMINATED
+    except OSError as err:  # a full or read-only disk, a path that vanished
+        emit.error(disk_error(err))
+        return 1
+    except RecursionError:
+        emit.error(
+            RockpackError(
+                "An input is nested too deeply to read.",
+                resolution="Check the project file and the base image for runaway nesting.",
+            )
+        )
+        return 1
     except Exception as err:
         emit.error(
             CraftError(

@@ -24,7 +24,11 @@ from rockpack.base.resolve import BaseImage, obtain_base
 from rockpack.base.rootfs import extracted_base
 from rockpack.build.lifecycle import Lifecycle, LifecycleResult, ShellOptions
 from rockpack.build.package_modes import stage_package_overrides
-from rockpack.build.providers import check_host_matches, require_destructive_mode
+from rockpack.build.providers import (
+    check_host_matches,
+    is_managed,
+    require_destructive_mode,
+)
 from rockpack.build.source_date import project_source_date
 from rockpack.build.targets import BuildTarget, build_targets
 from rockpack.build.workspace import (
@@ -212,7 +216,9 @@ def pack_rock(
         mtime=epoch,
     )
     emit.debug(f"Prime dir to .rock: {time.monotonic() - started:.3f} s")
-    emit.message(f"Packed {destination} ({manifest.digest})")
+    # Inside a clean build the host says where the rock landed, with this same digest.
+    report = emit.debug if is_managed() else emit.message
+    report(f"Packed {destination} ({manifest.digest})")
     return destination
 
 

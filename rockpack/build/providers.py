@@ -6,9 +6,18 @@ chooses between the two before anything here runs.
 
 from __future__ import annotations
 
+import os
+
 import distro
 
 from rockpack.errors import ProviderError
+
+MANAGED_ENV = "ROCKPACK_MANAGED"  # set inside a clean-build instance
+
+
+def is_managed() -> bool:
+    """Whether this run is the inner rockpack of a clean build."""
+    return os.environ.get(MANAGED_ENV) == "1"
 
 
 def host_base() -> str:

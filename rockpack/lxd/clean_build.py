@@ -24,6 +24,7 @@ from pathlib import Path
 
 from craft_cli import emit
 
+from rockpack.build.providers import MANAGED_ENV
 from rockpack.build.workspace import STATE_DIR_NAME, Workspace, project_lock, user_cache_dir
 from rockpack.errors import ProviderError
 from rockpack.lxd.image import (
@@ -36,11 +37,12 @@ from rockpack.lxd.image import (
 )
 from rockpack.lxd.lxc import Lxc, lxc_error
 from rockpack.lxd.proxy import HostProxy
+from rockpack.lxd.timed_step import timed_step
 from rockpack.lxd.wheels import Target, ensure_wheels, source_key, source_tree
+from rockpack.oci.rock_archive import read_rock
 from rockpack.project.architectures import host_arch
 from rockpack.project.model import LoadedProject
 
-MANAGED_ENV = "ROCKPACK_MANAGED"
 VENV = "/opt/rockpack/venv"
 PROJECT_DIR = "/root/project"
 OUTPUT_DIR = "/root/output"
@@ -62,10 +64,6 @@ _LOOPBACK_UP = (
     "flags = struct.unpack('16sH14x', fcntl.ioctl(s, 0x8913, req))[1]\n"
     "fcntl.ioctl(s, 0x8914, struct.pack('16sH14x', b'lo', flags | 1))\n"
 )
-
-
-def is_managed() -> bool:
-    return os.environ.get(MANAGED_ENV) == "1"
 
 
 @dataclass(frozen=True)
@@ -90,7 +88,6 @@ def run_clean_build(build: CleanBuild, lxc: Lxc | None = None) -> list[Path]:
     source = image_source(project.effective_build_base, host_arch())
     started = time.monotonic()
     with _host_lock(cache / "prepare.lock"):
-        emit.progress(f"Preparing the {project.effective_build_base} build image")
         image = ensure_image(lxc, source, cache)
         base = _ensure_base_instance(lxc, image, source, cache / "wheels")
     instance = _instance_name(project.name, build.loaded.project_dir)
@@ -162,7 +159,13 @@ def _ensure_base_instance(lxc: Lxc, image: str, source: ImageSource, wheel_cache
         return name
     if existing:
         lxc.delete(name)  # a preparation that did not finish
-    emit.progress("Installing rockpack in a base instance (once per image and version)")
+    with timed_step("Installing rockpack in a base instance (once per image and version)"):
+        _prepare_base(lxc, image, name, source, wheel_cache)
+    lxc.config_set(name, "user.rockpack.status", "READY")
+    return name
+
+
+def _prepare_base(lxc: Lxc, image: str, name: str, source: ImageSource, wheel_cache: Path) -> None:
     _init_base(lxc, image, name, source)
     try:
         lxc.start(name)
@@ -189,8 +192,6 @@ def _ensure_base_instance(lxc: Lxc, image: str, source: ImageSource, wheel_cache
         lxc.exec(name, ["rm", "-rf", "/tmp/wheels"])
     finally:
         lxc.stop(name)
-    lxc.config_set(name, "user.rockpack.status", "READY")
-    return name
 
 
 def _init_base(lxc: Lxc, image: str, name: str, source: ImageSource) -> None:
@@ -389,7 +390,8 @@ def _pull_artifacts(lxc: Lxc, instance: str, build: CleanBuild) -> list[Path]:
                 part.replace(target)
                 written.append(target)
     for path in written:
-        emit.message(f"Packed {path} (in a clean LXD instance)")
+        digest = read_rock(path).manifest.digest
+        emit.message(f"Packed {path} ({digest}) in a clean LXD instance")
     return written
 
 

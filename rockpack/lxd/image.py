@@ -24,6 +24,7 @@ from urllib.parse import urlparse
 
 from rockpack.errors import ProviderError
 from rockpack.lxd.lxc import Lxc
+from rockpack.lxd.timed_step import timed_step
 
 RECIPE_VERSION = 1
 PACKAGES = (
@@ -173,7 +174,8 @@ def ensure_image(lxc: Lxc, source: ImageSource, work: Path) -> str:
             resolution="Install it ('apt install mmdebstrap'), or use --destructive-mode.",
         )
     work.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=work) as scratch:
+    building = f"Building the {recipe.build_base} build image with mmdebstrap (once)"
+    with timed_step(building), tempfile.TemporaryDirectory(dir=work) as scratch:
         rootfs = Path(scratch) / "rootfs.tar"
         result = subprocess.run(
             [mmdebstrap, *recipe.mmdebstrap_arguments(rootfs)],

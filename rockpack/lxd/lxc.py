@@ -7,7 +7,9 @@ graceful stop of an instance whose init ignores SIGPWR never returns).
 
 from __future__ import annotations
 
+import grp
 import json
+import os
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -69,8 +71,8 @@ class Lxc:
         if shutil.which(self.binary) is None:
             raise LxdUnusableError(
                 "LXD is not installed.",
-                resolution="Install it ('apt install lxd' or 'snap install lxd', then "
-                "'lxd init'), or build on this host with --destructive-mode.",
+                resolution="Install it ('apt install lxd' or 'snap install lxd'), then run "
+                "'lxd init'.",
             )
         info = self.run("info", check=False, project=False)
         if info.returncode != 0:
@@ -79,14 +81,13 @@ class Lxc:
                 raise LxdUnusableError(
                     "You may not use LXD (permission denied on its socket).",
                     details=text,
-                    resolution="Add yourself to the 'lxd' group and log in again, or use "
-                    "--destructive-mode.",
+                    resolution="Add yourself to the 'lxd' group and log in again.",
                 )
             raise LxdUnusableError(
                 "The LXD daemon is not running or cannot be reached.",
                 details=text,
-                resolution="Start it (e.g. 'systemctl start lxd' or 'snap start lxd'); set "
-                "LXD_DIR if it runs elsewhere; or use --destructive-mode.",
+                resolution=f"Start it with '{lxd_start_command()}' (or set LXD_DIR if it "
+                "runs elsewhere).",
             )
         pool = self.run("storage", "show", "default", check=False, project=False)
         if pool.returncode != 0:
@@ -212,3 +213,22 @@ def lxc_error(result: subprocess.CompletedProcess[bytes]) -> str:
     return "\n".join(line for line in lines if _NO_NETWORK_WARNING not in line) or (
         f"exit status {result.returncode}"
     )
+
+
+def lxd_start_command() -> str:
+    """How to start LXD on this machine: by snap, by systemd, or by hand without either."""
+    sudo = "" if os.geteuid() == 0 else "sudo "
+    if Path("/snap/bin/lxd").exists():
+        return f"{sudo}snap start lxd"
+    if Path("/run/systemd/system").is_dir():  # systemd is the init
+        return f"{sudo}systemctl start lxd"
+    group = "lxd" if _group_exists("lxd") else "root"
+    return f"{sudo}lxd --group {group} & {sudo}lxd waitready"
+
+
+def _group_exists(name: str) -> bool:
+    try:
+        grp.getgrnam(name)
+    except KeyError:
+        return False
+    return True

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rockpack.build.providers import is_managed
 from rockpack.errors import ProviderError, RockpackError
-from rockpack.lxd.clean_build import clean_instances, is_managed
+from rockpack.lxd.clean_build import clean_instances
 from rockpack.lxd.lxc import Lxc, LxdUnusableError
 from rockpack.project.model import load_project
 
@@ -22,7 +23,8 @@ def use_clean_instance(*, destructive_mode: bool, use_lxd: bool) -> bool:
         raise ProviderError(
             f"No clean build environment: {err.brief}",
             details=err.details,
-            resolution=f"Build on this host with --destructive-mode, or: {err.resolution}",
+            resolution=f"{(err.resolution or '').rstrip('.')}; or build on this host with "
+            "--destructive-mode.",
             retcode=2,
         ) from err
     return True

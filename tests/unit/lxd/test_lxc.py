@@ -14,7 +14,46 @@ def test_lxd_not_installed(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(LxdUnusableError, match="not installed") as info:
         Lxc().check_usable()
-    assert "--destructive-mode" in info.value.resolution
+    assert "apt install lxd" in info.value.resolution
+
+
+def test_without_lxd_the_default_build_says_each_fix_once(tmp_path, monkeypatch):
+    from rockpack.errors import ProviderError
+    from rockpack.lxd.provider import use_clean_instance
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("ROCKPACK_MANAGED", raising=False)
+    with pytest.raises(ProviderError) as info:
+        use_clean_instance(destructive_mode=False, use_lxd=False)
+    assert info.value.resolution.count("--destructive-mode") == 1
+    assert "apt install lxd" in info.value.resolution
+
+
+@pytest.mark.parametrize(
+    ("snap", "systemd", "expected"),
+    [
+        (True, True, "snap start lxd"),
+        (False, True, "systemctl start lxd"),
+        (False, False, "lxd --group"),
+    ],
+)
+def test_the_start_command_fits_the_machine(monkeypatch, snap, systemd, expected):
+    from rockpack.lxd import lxc
+
+    real = lxc.Path
+
+    class FakePath(type(real())):
+        def exists(self):
+            return snap if str(self) == "/snap/bin/lxd" else real(self).exists()
+
+        def is_dir(self):
+            return systemd if str(self) == "/run/systemd/system" else real(self).is_dir()
+
+    monkeypatch.setattr(lxc, "Path", FakePath)
+    command = lxc.lxd_start_command()
+    assert expected in command
+    if not systemd:
+        assert "systemctl" not in command
 
 
 @pytest.mark.parametrize(
