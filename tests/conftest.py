@@ -13,6 +13,25 @@ REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus" / "rockcraft-yaml"
 
 
+SUMMARY_LINES: list[str] = []
+
+
+def report_summary(text: str) -> None:
+    """A group's summary line (or table), shown at the end of the test run's output.
+
+    pytest captures print(); these lines are written by pytest_terminal_summary instead,
+    so they appear in the output of the README's test command, with -q too.
+    """
+    SUMMARY_LINES.append(text.strip("\n"))
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if SUMMARY_LINES:
+        terminalreporter.section("rockpack summaries")
+        for text in SUMMARY_LINES:
+            terminalreporter.write_line(text)
+
+
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

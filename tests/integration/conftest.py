@@ -212,3 +212,20 @@ def example_rock(tmp_path_factory) -> Path:
     )
     assert result.returncode == 0, result.stderr
     return project / "hello-busybox_1.0_amd64.rock"
+
+
+@pytest.fixture
+def podman_env(tmp_path) -> dict[str, str]:
+    """podman with its store, runtime and network settings inside the test's directory."""
+    require_tool("podman")
+    conf = tmp_path / "containers.conf"
+    conf.write_text(
+        '[containers]\nnetns = "none"\n'
+        'default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n'
+        '[engine]\nruntime = "runc"\n'
+    )
+    storage = tmp_path / "storage.conf"
+    storage.write_text(
+        f'[storage]\ndriver = "vfs"\nrunroot = "{tmp_path}/run"\ngraphroot = "{tmp_path}/graph"\n'
+    )
+    return {"CONTAINERS_CONF": str(conf), "CONTAINERS_STORAGE_CONF": str(storage)}

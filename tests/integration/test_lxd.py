@@ -17,7 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import MINIMAL, REPO, require_tool, run_rockpack, write_project
+from tests.conftest import (
+    MINIMAL,
+    REPO,
+    report_summary,
+    require_tool,
+    run_rockpack,
+    write_project,
+)
 from tests.integration.oci_tools import layer_tar
 
 pytestmark = pytest.mark.integration
@@ -116,7 +123,7 @@ def test_clean_build_matches_a_host_build_byte_for_byte(lxd, tmp_path):
     assert again.returncode == 0, again.stderr
     assert "Installing rockpack in a base instance" not in again.stderr  # the base is reused
     assert (clean / rock).read_bytes() == (host / rock).read_bytes()
-    print("\nclean builds: " + ", ".join(f"{k} {v:.1f}s" for k, v in TIMES.items()))
+    report_summary("clean builds: " + ", ".join(f"{k} {v:.1f}s" for k, v in TIMES.items()))
 
     assert run_rockpack("clean", "--project-dir", clean, env=lxd).returncode == 0
     assert not [name for name in instances(lxd) if name.startswith("rockpack-hello-busybox")]

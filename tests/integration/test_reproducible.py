@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from rockpack.oci.rock_archive import read_rock
-from tests.conftest import MINIMAL, REPO, run_rockpack, write_project
+from tests.conftest import MINIMAL, REPO, report_summary, run_rockpack, write_project
 from tests.integration.oci_tools import rock_config
 
 pytestmark = pytest.mark.integration
@@ -94,4 +94,4 @@ def test_interrupted_pack_keeps_the_earlier_rock_and_leaves_no_temporaries(tmp_p
 
 def test_zz_report():
     """Print the group's summary line (runs last in this module)."""
-    print(f"\nreproducibility: {len(REPORT)} checks passed: " + ", ".join(sorted(REPORT)))
+    report_summary(f"reproducibility: {len(REPORT)} checks passed: " + ", ".join(sorted(REPORT)))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_tool, run_rockpack, write_project
+from tests.conftest import report_summary, require_tool, run_rockpack, write_project
 from tests.integration.conformance.readers import (
     Fact,
     Tree,
@@ -440,8 +440,9 @@ def _parts_layer_types(rock: Path) -> dict[str, str]:
 def test_zz_print_the_table():
     """Cases x readers, and the summary line (runs last in this module)."""
     width = max((len(c) for c in RESULTS), default=10)
-    print("\n" + "case".ljust(width) + "  " + "  ".join(r.ljust(8) for r in READERS))
+    table = ["case".ljust(width) + "  " + "  ".join(r.ljust(8) for r in READERS)]
     for case, row in RESULTS.items():
-        print(case.ljust(width) + "  " + "  ".join(row[r].ljust(8) for r in READERS))
+        table.append(case.ljust(width) + "  " + "  ".join(row[r].ljust(8) for r in READERS))
     passed = {r: sum(row[r] == "ok" for row in RESULTS.values()) for r in READERS}
-    print("conformance: " + ", ".join(f"{r} {passed[r]}/{len(RESULTS)}" for r in READERS))
+    table.append("conformance: " + ", ".join(f"{r} {passed[r]}/{len(RESULTS)}" for r in READERS))
+    report_summary("\n".join(table))
