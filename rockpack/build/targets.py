@@ -43,3 +43,21 @@ def build_targets(
         f"No platform of this project builds on this host's architecture ({host}).",
         resolution="Add it to a platform's 'build-on', or build on a matching machine.",
     )
+
+
+def refuse_foreign_targets(targets: list[BuildTarget], host: str | None = None) -> None:
+    """A rock for another architecture needs that architecture's packages and binaries.
+
+    Until such a build really runs for its target, it is refused: a rock whose config
+    says arm64 while it holds this host's binaries would be a wrong image.
+    """
+    host = host or host_arch()
+    foreign = [t for t in targets if t.build_for != host]
+    if foreign:
+        names = ", ".join(f"'{t.platform}' (for {t.build_for})" for t in foreign)
+        raise PlatformError(
+            f"Platform {names} builds for another architecture than this host's ({host}), "
+            "which rockpack cannot build yet: its packages and binaries would be this host's.",
+            resolution=f"Build it on a {foreign[0].build_for} machine (or a clean LXD instance "
+            f"of that architecture) and assemble the rocks there, or pass --build-for {host}.",
+        )
