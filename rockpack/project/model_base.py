@@ -17,8 +17,9 @@ class RockpackModel(pydantic.BaseModel):
         frozen=True,
         extra="forbid",
         alias_generator=to_kebab,
-        # Only the kebab-case spelling is accepted: `run_user` is a typo, not an alias.
-        populate_by_name=False,
-        # YAML writes `PORT: 8000`; Pebble and Rockcraft read such values as strings.
+        # Like Rockcraft (craft-application), a field's own name is accepted too: `run_user`.
+        populate_by_name=True,
+        # YAML writes `PORT: 8000`; Pebble and Rockcraft read such values as strings. Other
+        # numbers (`version: 1.10`) are refused after validation, see quoting.py.
         coerce_numbers_to_str=True,
     )

@@ -14,6 +14,8 @@ import pydantic
 from pydantic import Field
 
 from rockpack.project.model_base import RockpackModel
+from rockpack.project.names import Environment, RuleError
+from rockpack.project.pebble_rules import is_zero_duration
 
 # Go's time.ParseDuration syntax with a mandatory unit ("0" alone is not accepted).
 _DURATION_RE = re.compile(r"^(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|ms|s|m|h))+$")
@@ -48,6 +50,18 @@ def split_command(command: str, *, attached_brackets: bool = False) -> tuple[lis
     ``pebble enter --args`` may replace. With ``attached_brackets``, ``[arg]`` written
     without spaces is accepted too (Rockcraft's entrypoint-command allows it).
     """
+    fixed, defaults = split_command_group(command, attached_brackets=attached_brackets)
+    return fixed, defaults or []
+
+
+def split_command_group(
+    command: str, *, attached_brackets: bool = False
+) -> tuple[list[str], list[str] | None]:
+    """Like split_command, but the defaults are None when there is no ``[ ... ]`` group.
+
+    ``/bin/web [ ]`` has an empty group (no default arguments, Rockcraft 1.16+), which
+    is not the same as ``/bin/web`` (no group).
+    """
     try:
         words = shlex.split(command)
     except ValueError as err:
@@ -79,7 +93,7 @@ def split_command(command: str, *, attached_brackets: bool = False) -> tuple[lis
         raise CommandSyntaxError("has a '[' without a closing ']'")
     if not fixed:
         raise CommandSyntaxError("is empty")
-    return fixed, defaults
+    return fixed, defaults if state == "closed" else None
 
 
 def _detach_brackets(words: list[str]) -> list[str]:
@@ -97,7 +111,7 @@ def _detach_brackets(words: list[str]) -> list[str]:
 class _RunsAs(RockpackModel):
     """Where and as whom a Pebble service or exec check runs its command."""
 
-    environment: dict[str, str] | None = None
+    environment: Environment | None = None
     user: str | None = None
     user_id: int | None = Field(default=None, ge=0)
     group: str | None = None
@@ -185,6 +199,17 @@ class Check(RockpackModel):
             raise ValueError(
                 f"a check needs exactly one of 'http', 'tcp' or 'exec' (found: {found})"
             )
+        return self
+
+    @pydantic.model_validator(mode="after")
+    def _times_not_zero(self) -> Check:
+        for key in ("period", "timeout"):
+            value = getattr(self, key)
+            if value is not None and is_zero_duration(value):
+                raise RuleError(
+                    f"'{key}: {value}' is zero, and Pebble refuses it: {key} must not be zero",
+                    f"Set a {key} above zero, such as '10s', or remove the key.",
+                )
         return self
 
 

@@ -11,6 +11,7 @@ from rockpack.project.services import (
     Service,
     check_references,
     split_command,
+    split_command_group,
 )
 
 
@@ -130,3 +131,10 @@ def test_references_name_the_service_and_field():
             "check 'c': 'exec.service-context' names unknown service 'nobody'",
         ),
     ]
+
+
+def test_split_command_group_tells_an_empty_group_from_none():
+    assert split_command_group("/bin/web") == (["/bin/web"], None)
+    assert split_command_group("/bin/web [ ]") == (["/bin/web"], [])
+    assert split_command_group("/bin/web [ -v ]") == (["/bin/web"], ["-v"])
+    assert split_command("/bin/web [ ]") == (["/bin/web"], [])
