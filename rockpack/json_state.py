@@ -6,6 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from rockpack.oci.disk import DiskWriteError
+from rockpack.oci.tempfiles import locked_temp_file, sweep
+
 
 def read_state(path: Path) -> dict[str, Any]:
     """The file's object, or an empty one when it is missing or damaged (a cache miss)."""
@@ -17,8 +20,19 @@ def read_state(path: Path) -> dict[str, Any]:
 
 
 def write_state(path: Path, data: dict[str, Any]) -> None:
-    """Replace the file whole, so a reader never sees half of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
+    """Replace the file whole, so a reader never sees half of it.
+
+    The temporary file is locked and uniquely named: two runs never share one, and the
+    next run sweeps what a killed run left.
+    """
+    text = (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
+    prefix = f".{path.name}."
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sweep(path.parent, prefix)
+        with locked_temp_file(path.parent, prefix, ".tmp") as temp:
+            temp.handle.write(text)
+            temp.handle.flush()
+            temp.path.replace(path)
+    except OSError as err:
+        raise DiskWriteError(path.parent, err, what=f"the state file {path.name}") from err

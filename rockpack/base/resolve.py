@@ -1,25 +1,30 @@
 """Base images: which image a base name means, and obtaining it, cached and pinned.
 
 A base resolves once to a manifest digest, pinned in the project's state; later runs
-read everything from the shared blob cache and make no request at all, until the user
-asks for a refresh.
+read everything from the shared blob cache (verified: a damaged blob is dropped and
+fetched again, by digest) and make no request at all, until the user asks for a
+refresh. A pinned digest the registry no longer has is an error, not a new resolution.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+from craft_cli import emit
 
+from rockpack.base.pins import Pin, read_pins, write_pins
 from rockpack.errors import RockpackError
-from rockpack.json_state import read_state, write_state
 from rockpack.oci.blobs import BlobStore, Descriptor
-from rockpack.oci.reference import Reference, parse_reference
-from rockpack.oci.registry import Manifest, Platform, RegistryClient
+from rockpack.oci.documents import MalformedDocumentError, parse_object
+from rockpack.oci.image import check_config
+from rockpack.oci.media_types import CONFIG_TYPES, layer_compression
+from rockpack.oci.reference import Reference, is_registry_host, parse_reference
+from rockpack.oci.registry_client import Manifest, Platform, RegistryClient
+from rockpack.oci.registry_errors import NotFoundError
 from rockpack.project.architectures import DEB_TO_OCI
 
 # Where each base comes from by default (the images Rockcraft and Docker users know).
@@ -52,7 +57,7 @@ def base_reference(base: str) -> Reference:
     reference = parse_reference(text)
     mirror = os.environ.get(MIRROR_ENV, "").strip()
     if mirror:
-        if "/" in mirror:
+        if not is_registry_host(mirror):
             raise RockpackError(
                 f"{MIRROR_ENV}={mirror!r} is not a registry host.",
                 resolution=f"Set {MIRROR_ENV} to HOST or HOST:PORT, e.g. 127.0.0.1:5000.",
@@ -82,7 +87,7 @@ def _user_overrides() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class BaseImage:
-    """A base image, all of whose blobs are in the cache."""
+    """A base image, all of whose blobs are in the cache, verified."""
 
     name: str
     reference: Reference  # with the manifest digest
@@ -96,6 +101,20 @@ class BaseImage:
         return list(self.config.get("rootfs", {}).get("diff_ids", []))
 
 
+class PinnedBaseMissingError(RockpackError):
+    """The registry no longer has the image a base is pinned to."""
+
+    def __init__(self, name: str, reference: Reference, pin: Pin, pin_file: Path) -> None:
+        super().__init__(
+            f"The base {name} is pinned in {pin_file} to {pin.digest}, which "
+            f"{reference.registry} no longer has.",
+            details=f"The pin was resolved from {pin.reference}; rockpack never swaps a "
+            "pinned base for another image on its own.",
+            resolution=f"Pack with --refresh-base to resolve {reference} again and pin the "
+            "image it names now (or restore that image in the registry).",
+        )
+
+
 def obtain_base(
     name: str,
     build_for: str,
@@ -105,58 +124,106 @@ def obtain_base(
     refresh: bool = False,
     client: RegistryClient | None = None,
 ) -> BaseImage:
-    """The base for ``build_for``: from the pin and cache, or resolved and downloaded."""
+    """The base for ``build_for``: from the pin and cache, or resolved and downloaded.
+
+    A pinned base is always that exact image: its blobs come from the cache when they
+    are there intact, else from the registry by digest; a registry that lost the digest
+    is an error, never a reason to resolve the tag again.
+    """
     reference = base_reference(name)
     pin_key = f"{name} {build_for}"
-    pins = read_state(pin_file)
+    pins = {} if refresh else read_pins(pin_file)
     pin = pins.get(pin_key)
-    if not refresh and pin and pin.get("reference") == str(reference):
-        cached = _from_cache(name, reference, pin, cache)
-        if cached is not None:
-            return cached
-    client = client or RegistryClient()
-    platform = DEB_TO_OCI[build_for]
-    manifest = client.resolve(reference, Platform("linux", platform.architecture, platform.variant))
-    stored = cache.put_bytes(manifest.raw, manifest.media_type)
-    if stored.digest != manifest.digest:  # put_bytes hashes what it stores
-        raise RockpackError(f"Manifest of {reference} changed while storing it.")
-    for blob in (manifest.config, *manifest.layers):
-        client.fetch_blob(reference, blob, cache)
+    if pin is not None and not _same_image(pin, reference):
+        emit.progress(
+            f"The base {name} now means {reference} (it was {pin.reference}): resolving it "
+            "and pinning the result.",
+            permanent=True,
+        )
+        pin = None
+    manifest = _cached_manifest(reference, pin, cache) if pin else None
+    if manifest is None or not _complete(manifest, cache):
+        client = client or RegistryClient(unreachable_hint=MIRROR_HINT)
+        manifest = _fetch(name, reference, pin, pin_file, build_for, client, cache)
     image = _load(name, manifest, cache)
-    pins[pin_key] = {
-        "reference": str(reference),
-        "digest": manifest.digest,
-        "media-type": manifest.media_type,
-    }
-    write_state(pin_file, pins)
+    if pin is None or pin.digest != manifest.digest:
+        pins[pin_key] = Pin(str(reference), manifest.digest, manifest.media_type)
+        write_pins(pin_file, pins)
     return image
 
 
-def _from_cache(
-    name: str, reference: Reference, pin: dict[str, str], cache: BlobStore
-) -> BaseImage | None:
-    digest = pin.get("digest", "")
+MIRROR_HINT = f"set {MIRROR_ENV} to pull bases through another registry"
+
+
+def _same_image(pin: Pin, reference: Reference) -> bool:
+    """Whether the pin was made from this reference (a mirror is only another road)."""
     try:
-        if not cache.has(digest):
-            return None
-        raw = cache.read_bytes(digest)
+        pinned = parse_reference(pin.reference)
     except RockpackError:
-        return None  # a damaged cache is re-fetched, not trusted
-    manifest = Manifest(reference.with_digest(digest), digest, pin.get("media-type", ""), raw)
-    if not all(cache.has(blob.digest) for blob in (manifest.config, *manifest.layers)):
+        return False
+    return (pinned.repository, pinned.tag) == (reference.repository, reference.tag)
+
+
+def _cached_manifest(reference: Reference, pin: Pin, cache: BlobStore) -> Manifest | None:
+    try:
+        raw = cache.read_bytes(pin.digest)  # verified; a damaged copy is dropped
+    except RockpackError:
         return None
-    return _load(name, manifest, cache)
+    return Manifest(reference.with_digest(pin.digest), pin.digest, pin.media_type, raw)
+
+
+def _complete(manifest: Manifest, cache: BlobStore) -> bool:
+    """Whether every blob is in the cache intact (damaged ones are dropped)."""
+    try:
+        blobs = [manifest.config, *manifest.layers]
+    except RockpackError:
+        return False
+    return all(cache.verify(blob.digest, blob.size) for blob in blobs)
+
+
+def _fetch(
+    name: str,
+    reference: Reference,
+    pin: Pin | None,
+    pin_file: Path,
+    build_for: str,
+    client: RegistryClient,
+    cache: BlobStore,
+) -> Manifest:
+    """The manifest (by the pinned digest, or by tag without a pin) and its blobs."""
+    arch = DEB_TO_OCI[build_for]
+    platform = Platform("linux", arch.architecture, arch.variant)
+    try:
+        manifest = client.resolve(reference.with_digest(pin.digest) if pin else reference, platform)
+    except NotFoundError as err:
+        if pin is None:
+            raise
+        raise PinnedBaseMissingError(name, reference, pin, pin_file) from err
+    stored = cache.put_bytes(manifest.raw, manifest.media_type)
+    if stored.digest != manifest.digest:  # put_bytes hashes what it stores
+        raise RockpackError(f"Manifest of {reference} changed while storing it.")
+    _check_layer_types(manifest)  # before downloading what could not be used
+    for blob in (manifest.config, *manifest.layers):
+        if not cache.verify(blob.digest, blob.size):
+            client.fetch_blob(reference, blob, cache)
+    return manifest
+
+
+def _check_layer_types(manifest: Manifest) -> None:
+    for number, layer in enumerate(manifest.layers, start=1):
+        layer_compression(layer.media_type, f"{number} of {manifest.reference}")
 
 
 def _load(name: str, manifest: Manifest, cache: BlobStore) -> BaseImage:
-    try:
-        config = json.loads(cache.read_bytes(manifest.config.digest))
-    except ValueError as err:
-        raise RockpackError(
-            f"The config of {manifest.reference} is not JSON.",
-            resolution="Use another base image or check the registry serving it.",
-        ) from err
-    image = BaseImage(
+    what = f"The config of {manifest.reference}"
+    _check_layer_types(manifest)
+    if manifest.config.media_type not in CONFIG_TYPES:
+        raise MalformedDocumentError(
+            what, f"its media type {manifest.config.media_type[:100]!r} is not an image config"
+        )
+    config = parse_object(cache.read_bytes(manifest.config.digest, manifest.config.size), what)
+    check_config(config, len(manifest.layers), what)
+    return BaseImage(
         name=name,
         reference=manifest.reference,
         manifest_digest=manifest.digest,
@@ -164,10 +231,3 @@ def _load(name: str, manifest: Manifest, cache: BlobStore) -> BaseImage:
         config=config,
         layers=manifest.layers,
     )
-    if len(image.diff_ids) != len(image.layers):
-        raise RockpackError(
-            f"{manifest.reference} lists {len(image.layers)} layers but "
-            f"{len(image.diff_ids)} diff_ids.",
-            resolution="The base image is malformed; use another one.",
-        )
-    return image

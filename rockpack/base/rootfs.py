@@ -4,19 +4,28 @@ Only the overlay step needs a real tree; packing works from the base's index. Th
 extraction never writes outside its target: names are checked by the layer reader,
 no path is written through a symlink, hardlinks must name a file already extracted,
 and device nodes are refused unless running as root.
+
+Runs sharing the cache take turns: a base is extracted under a lock per manifest
+digest, into a temporary directory renamed into place, then marked complete; a run
+that waited finds it done, and what a killed run left is removed by the next.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import stat
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from rockpack.base.index import OPAQUE, WHITEOUT_PREFIX
 from rockpack.base.resolve import BaseImage
 from rockpack.errors import LayerError
-from rockpack.oci.blobs import BlobStore
+from rockpack.oci.blobs import BlobStore, Descriptor
+from rockpack.oci.disk import DiskWriteError
 from rockpack.oci.entries import Kind
 from rockpack.oci.layer_reader import Member, iter_layer
 
@@ -29,32 +38,78 @@ MOUNT_POINTS = ("dev", "proc", "sys", "run", "tmp")
 
 def extracted_base(base: BaseImage, store: BlobStore, cache_dir: Path) -> Path:
     """The base's root filesystem, extracted once per manifest digest and reused."""
-    target = cache_dir / base.manifest_digest.partition(":")[2]
-    if (target.parent / (target.name + _COMPLETE)).exists():
+    name = base.manifest_digest.partition(":")[2]
+    target = cache_dir / name
+    complete = cache_dir / (name + _COMPLETE)
+    if complete.exists():
         return target
-    partial = target.with_name(target.name + ".partial")
-    if partial.exists():
-        shutil.rmtree(partial)
-    partial.mkdir(parents=True)
-    for number, layer in enumerate(base.layers, start=1):
-        extract_layer(store.path(layer.digest), partial, f"{number} of {base.reference}")
-    for name in MOUNT_POINTS:
-        mount_point = partial / name
-        if not mount_point.exists() and not mount_point.is_symlink():
-            mount_point.mkdir(mode=0o1777 if name == "tmp" else 0o755)
-    if target.exists():
-        shutil.rmtree(target)
-    partial.rename(target)
-    (target.parent / (target.name + _COMPLETE)).touch()
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        with _locked(cache_dir / f".{name}.lock"):
+            if complete.exists():
+                return target  # another run extracted it while we waited
+            _remove_leftovers(cache_dir, name)
+            partial = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".partial", dir=cache_dir))
+            try:
+                partial.chmod(0o755)  # the image's root, which every user must traverse
+                _extract_all(base, store, partial)
+                _remove(target)  # a killed run's, renamed but never marked complete
+                partial.rename(target)
+                complete.touch()
+            finally:
+                if partial.exists():
+                    shutil.rmtree(partial, ignore_errors=True)
+    except OSError as err:
+        raise DiskWriteError(cache_dir, err) from err
     return target
 
 
-def extract_layer(layer: Path, root: Path, label: str) -> None:
-    """Apply one layer onto ``root`` (layers must be applied oldest first)."""
+def _extract_all(base: BaseImage, store: BlobStore, root: Path) -> None:
+    for number, layer in enumerate(base.layers, start=1):
+        extract_layer(store.path(layer.digest), root, f"{number} of {base.reference}", layer)
+    for name in MOUNT_POINTS:
+        mount_point = root / name
+        if not mount_point.exists() and not mount_point.is_symlink():
+            mount_point.mkdir(mode=0o1777 if name == "tmp" else 0o755)
+
+
+@contextmanager
+def _locked(lock_file: Path, *, wait: bool = True) -> Iterator[bool]:
+    """Hold ``lock_file``'s lock (yield False at once if not ``wait`` and it is held)."""
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
+
+
+def _remove_leftovers(cache_dir: Path, name: str) -> None:
+    """Partial trees of killed runs: this base's (its lock is ours), and any other base's
+    whose lock no run holds."""
+    for entry in cache_dir.iterdir():
+        if not entry.name.endswith(".partial") or entry.is_symlink():
+            continue
+        digest = entry.name.lstrip(".").split(".")[0]
+        if digest == name:
+            shutil.rmtree(entry, ignore_errors=True)
+            continue
+        with _locked(cache_dir / f".{digest}.lock", wait=False) as free:
+            if free:
+                shutil.rmtree(entry, ignore_errors=True)
+
+
+def extract_layer(layer: Path, root: Path, label: str, blob: Descriptor | None = None) -> None:
+    """Apply one layer onto ``root`` (layers must be applied oldest first); with ``blob``,
+    its media type is checked and its bytes verified as they are read."""
     privileged = os.geteuid() == 0
     added: set[str] = set()
     directory_modes: list[tuple[Path, Member]] = []
-    for member, content in iter_layer(layer, label):
+    for member, content in iter_layer(layer, label, blob):
         parent, _, name = member.path.rpartition("/")
         parent_dir = _safe_parent(root, parent, member.path, label)
         if name == OPAQUE:

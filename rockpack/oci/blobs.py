@@ -1,23 +1,55 @@
 """A content-addressed blob store laid out as an OCI image layout's ``blobs/`` dir.
 
-Writes go to a temporary file beside the final one and are renamed to their digest,
-so a blob either exists whole under its digest or not at all. Reads are verified.
+Writes go to a locked temporary file beside the final one and are renamed to their
+digest, so a blob either exists whole under its digest or not at all; the temporary
+files of a killed run are removed by the next. Every read is verified, by one
+``Digester``: a blob whose bytes no longer match its digest is dropped from the store
+and reported, so the next run fetches or rebuilds it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from rockpack.errors import LayerError
+from rockpack.oci.disk import DiskWriteError
+from rockpack.oci.documents import (
+    MAX_DOCUMENT_BYTES,
+    MalformedDocumentError,
+    check_digest,
+    field_dict,
+    field_int,
+    field_str,
+    field_strings,
+)
+from rockpack.oci.tempfiles import locked_temp_file, sweep
+from rockpack.oci.verified import (
+    ALGORITHM,
+    BlobMismatchError,
+    Digester,
+    Readable,
+    VerifiedReader,
+)
 
-ALGORITHM = "sha256"
+__all__ = [
+    "ALGORITHM",
+    "BlobMismatchError",
+    "BlobMissingError",
+    "BlobStore",
+    "BlobWriter",
+    "Descriptor",
+    "Digester",
+    "Readable",
+    "VerifiedReader",
+]
+_TEMP_PREFIX = ".ingest-"
+_CHUNK = 1 << 20
+_swept: set[Path] = set()
 
 
 @dataclass(frozen=True)
@@ -31,9 +63,18 @@ class Descriptor:
     platform: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def from_json(cls, doc: dict[str, Any]) -> Descriptor:
-        """A descriptor as a manifest or index writes it (annotations aside)."""
-        return cls(media_type=doc["mediaType"], digest=doc["digest"], size=int(doc["size"]))
+    def from_json(cls, doc: Any, what: str = "a descriptor") -> Descriptor:
+        """A descriptor as a manifest or index writes it, checked field by field."""
+        if not isinstance(doc, dict):
+            raise MalformedDocumentError(what, "it is not a JSON object")
+        platform = field_dict(doc, "platform", what)  # may hold lists (os.features)
+        return cls(
+            media_type=field_str(doc, "mediaType", what),
+            digest=check_digest(field_str(doc, "digest", what), what),
+            size=field_int(doc, "size", what),
+            annotations=tuple(sorted(field_strings(doc, "annotations", what).items())),
+            platform=tuple(sorted((k, v) for k, v in platform.items() if isinstance(v, str))),
+        )
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -48,22 +89,39 @@ class Descriptor:
         return out
 
 
+class BlobMissingError(LayerError):
+    """A blob a document names is not in the store."""
+
+    def __init__(self, digest: str, root: Path) -> None:
+        self.digest = digest
+        super().__init__(
+            f"Blob {digest} is missing from rockpack's store {root}.",
+            resolution="Run the command again: rockpack fetches or rebuilds missing blobs.",
+        )
+
+
 class BlobWriter:
     """A blob being written: hashes what it is given; committed under its digest."""
 
-    def __init__(self, handle: BinaryIO) -> None:
+    def __init__(self, handle: BinaryIO, directory: Path) -> None:
         self._handle = handle
-        self._hash = hashlib.sha256()
-        self.size = 0
+        self._directory = directory
+        self.seen = Digester()
 
     def write(self, data: bytes) -> None:
-        self._handle.write(data)
-        self._hash.update(data)
-        self.size += len(data)
+        try:
+            self._handle.write(data)
+        except OSError as err:
+            raise DiskWriteError(self._directory, err) from err
+        self.seen.update(data)
+
+    @property
+    def size(self) -> int:
+        return self.seen.size
 
     @property
     def digest(self) -> str:
-        return f"{ALGORITHM}:{self._hash.hexdigest()}"
+        return self.seen.digest
 
 
 class BlobStore:
@@ -76,11 +134,19 @@ class BlobStore:
     def path(self, digest: str) -> Path:
         algorithm, _, hexdigest = digest.partition(":")
         if algorithm != ALGORITHM or len(hexdigest) != 64 or not _is_hex(hexdigest):
-            raise LayerError(f"Unsupported or malformed digest {digest!r}.")
+            raise LayerError(
+                f"Unsupported or malformed digest {digest[:100]!r}.",
+                resolution="rockpack stores sha256 digests only; the image naming it is malformed.",
+            )
         return self._dir / hexdigest
 
     def has(self, digest: str) -> bool:
         return self.path(digest).is_file()
+
+    def discard(self, digest: str) -> None:
+        """Drop a (damaged) blob; the next run fetches or rebuilds it."""
+        with suppress(OSError):  # read-only: the damaged blob is still refused by every read
+            self.path(digest).unlink(missing_ok=True)
 
     @contextmanager
     def ingest(
@@ -91,44 +157,94 @@ class BlobStore:
         With ``expected`` (and ``size``), content that does not match is refused and
         nothing is stored.
         """
-        self._dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=".ingest-", dir=self._dir)
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                writer = BlobWriter(handle)
-                yield writer
-                handle.flush()
-            if expected is not None and (
-                writer.digest != expected or (size is not None and writer.size != size)
-            ):
-                raise LayerError(
-                    f"Blob {expected}{' from ' + source if source else ''} does not match its "
-                    f"digest: got {writer.size} bytes hashing to {writer.digest}"
-                    + (f" (expected {size} bytes)." if size is not None else "."),
+        with ExitStack() as stack:
+            try:
+                self._dir.mkdir(parents=True, exist_ok=True)
+                self._sweep_once()
+                temp = stack.enter_context(locked_temp_file(self._dir, _TEMP_PREFIX))
+            except OSError as err:
+                raise DiskWriteError(self._dir, err) from err
+            writer = BlobWriter(temp.handle, self._dir)
+            yield writer
+            if expected is not None and not writer.seen.matches(expected, size):
+                raise BlobMismatchError(
+                    expected,
+                    size,
+                    writer.seen,
+                    source=source or "its source",
                     resolution="The source sent corrupt or tampered data; try again, or "
                     "check the registry or mirror serving it.",
                 )
-            tmp.chmod(0o644)
-            tmp.replace(self.path(writer.digest))
-        finally:
-            tmp.unlink(missing_ok=True)
+            try:
+                temp.handle.flush()
+                os.fchmod(temp.handle.fileno(), 0o644)
+                temp.path.replace(self.path(writer.digest))
+            except OSError as err:
+                raise DiskWriteError(self._dir, err) from err
 
     def put_bytes(self, data: bytes, media_type: str) -> Descriptor:
         with self.ingest() as writer:
             writer.write(data)
         return Descriptor(media_type=media_type, digest=writer.digest, size=writer.size)
 
-    def read_bytes(self, digest: str) -> bytes:
-        """The blob's content, checked against its digest."""
-        data = self.path(digest).read_bytes()
-        actual = f"{ALGORITHM}:{hashlib.sha256(data).hexdigest()}"
-        if actual != digest:
-            raise LayerError(
-                f"Blob {digest} is corrupt (its content hashes to {actual}).",
-                resolution=f"Delete {self.path(digest)} and pack again.",
+    @contextmanager
+    def open_verified(self, digest: str, size: int, *, purpose: str) -> Iterator[VerifiedReader]:
+        """The blob's bytes, checked while read; a mismatch drops it from the store."""
+        path = self.path(digest)
+        try:
+            handle = path.open("rb", buffering=0)
+        except FileNotFoundError as err:
+            raise BlobMissingError(digest, self.root) from err
+        resolution = (
+            f"rockpack removed the damaged copy from {self.root}; run the command again and "
+            f"it {purpose} the blob anew."
+        )
+        with handle:
+            reader = VerifiedReader(
+                handle.read,
+                digest,
+                size,
+                source=f"rockpack's store {self.root}",
+                resolution=resolution,
+                on_mismatch=lambda: self.discard(digest),
             )
-        return data
+            reader.check_stored_size(os.fstat(handle.fileno()).st_size)
+            yield reader
+
+    def read_bytes(
+        self, digest: str, size: int | None = None, *, limit: int = MAX_DOCUMENT_BYTES
+    ) -> bytes:
+        """A small blob's content (a manifest, a config), checked against its digest
+        (and size, when given); more than ``limit`` bytes are refused unread."""
+        try:
+            actual = self.path(digest).stat().st_size
+        except OSError as err:
+            raise BlobMissingError(digest, self.root) from err
+        if max(actual, size or 0) > limit:
+            raise LayerError(
+                f"Blob {digest} is larger than the {limit // 1024} KiB rockpack reads into "
+                "memory for an image document.",
+                resolution="The image is malformed or hostile; use another one.",
+            )
+        with self.open_verified(
+            digest, actual if size is None else size, purpose="rebuilds or fetches"
+        ) as reader:
+            return reader.readall()
+
+    def verify(self, digest: str, size: int) -> bool:
+        """Whether the store holds this blob intact; a damaged copy is dropped."""
+        try:
+            with self.open_verified(digest, size, purpose="fetches") as reader:
+                while reader.read(_CHUNK):
+                    pass
+        except (LayerError, OSError):
+            return False
+        return True
+
+    def _sweep_once(self) -> None:
+        if self._dir not in _swept:
+            _swept.add(self._dir)
+            sweep(self._dir, _TEMP_PREFIX)
 
 
 def _is_hex(text: str) -> bool:

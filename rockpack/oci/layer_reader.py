@@ -8,9 +8,11 @@ compression and tar data end in one LayerError naming the layer.
 from __future__ import annotations
 
 import gzip
+import io
 import tarfile
 import zlib
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -18,8 +20,11 @@ from typing import IO, Any
 import zstandard
 
 from rockpack.errors import LayerError
+from rockpack.oci.blobs import Descriptor, Readable, VerifiedReader
 from rockpack.oci.entries import Kind
+from rockpack.oci.media_types import layer_compression
 
+MAX_EXTENDED_HEADER = 1024 * 1024  # a PAX or GNU long-name header, read into memory
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _KINDS = {
@@ -61,17 +66,43 @@ def normalise(name: str, layer: str) -> str:
     return "/".join(parts)
 
 
-def iter_layer(path: Path, label: str) -> Iterator[tuple[Member, _Checked | None]]:
-    """Members of the layer blob at ``path``, each with its content stream if a file.
+def iter_layer(
+    source: Path | Readable, label: str, blob: Descriptor | None = None
+) -> Iterator[tuple[Member, _Checked | None]]:
+    """Members of a layer blob (a file, or a stream), each with its content if a file.
 
-    A content stream is valid only until the next member is taken.
+    With ``blob``, its media type must be a layer type a runtime unpacks, and the bytes
+    are verified against its digest and size as they are read (when the members are
+    read to the end). A content stream is valid only until the next member is taken.
     """
-    with path.open("rb") as raw:
+    if blob is not None:
+        layer_compression(blob.media_type, label)
+    with ExitStack() as stack:
+        raw: Any = (
+            stack.enter_context(source.open("rb", buffering=0))
+            if isinstance(source, Path)
+            else source
+        )
+        if blob is not None:
+            raw = VerifiedReader(
+                raw.read,
+                blob.digest,
+                blob.size,
+                source=f"layer {label}",
+                resolution="Delete it from the cache (or refresh the base) and try again.",
+            )
+            if isinstance(source, Path):
+                raw.check_stored_size(source.stat().st_size)
+        buffered = io.BufferedReader(raw, 1 << 20)
         try:
             with (
-                _decompressed(raw) as stream,
+                _decompressed(buffered) as stream,
                 tarfile.open(
-                    fileobj=stream, mode="r|", encoding="utf-8", errors="surrogateescape"
+                    fileobj=stream,
+                    mode="r|",
+                    encoding="utf-8",
+                    errors="surrogateescape",
+                    tarinfo=BoundedTarInfo,
                 ) as archive,
             ):
                 for info in archive:
@@ -80,10 +111,40 @@ def iter_layer(path: Path, label: str) -> Iterator[tuple[Member, _Checked | None
                         continue
                     stream = archive.extractfile(info) if member.kind == Kind.FILE else None
                     yield member, (_Checked(stream, label) if stream else None)
+            while buffered.read(1 << 20):
+                pass  # the rest of the blob, so that its digest is checked
+        except _HeaderTooLarge as err:
+            raise LayerError(
+                f"Layer {label} has a tar extended header of {err.size} bytes; rockpack "
+                f"reads at most {MAX_EXTENDED_HEADER // 1024} KiB of one.",
+                resolution="Do not use this image; its layers are malformed or hostile.",
+            ) from err
         except _DAMAGE as err:
             raise _damaged(label, err) from err
 
 
+class _HeaderTooLarge(tarfile.TarError):
+    def __init__(self, size: int) -> None:
+        super().__init__(f"extended header of {size} bytes")
+        self.size = size
+
+
+class BoundedTarInfo(tarfile.TarInfo):
+    """A tar header whose PAX or GNU long-name data is read only within a bound."""
+
+    def _proc_member(self, tarfile: tarfile.TarFile) -> Any:
+        if self.type in _EXTENDED and self.size > MAX_EXTENDED_HEADER:
+            raise _HeaderTooLarge(self.size)
+        return super()._proc_member(tarfile)  # type: ignore[misc]
+
+
+_EXTENDED = (
+    tarfile.XHDTYPE,
+    tarfile.XGLTYPE,
+    tarfile.SOLARIS_XHDTYPE,
+    tarfile.GNUTYPE_LONGNAME,
+    tarfile.GNUTYPE_LONGLINK,
+)
 _DAMAGE = (tarfile.TarError, EOFError, zlib.error, OSError, zstandard.ZstdError)
 
 
@@ -109,14 +170,30 @@ class _Checked:
             raise _damaged(self._label, err) from err
 
 
-def _decompressed(raw: IO[bytes]) -> Any:
-    magic = raw.read(4)
-    raw.seek(0)
+def _decompressed(raw: io.BufferedReader[Any]) -> Any:
+    """The tar stream inside: gzip and zstd are recognised by their magic, as runtimes do."""
+    magic = raw.peek(4)[:4]
     if magic.startswith(_GZIP_MAGIC):
         return gzip.GzipFile(fileobj=raw, mode="rb")
     if magic == _ZSTD_MAGIC:
-        return zstandard.ZstdDecompressor().stream_reader(raw)
-    return raw
+        return zstandard.ZstdDecompressor().stream_reader(
+            raw, read_across_frames=True, closefd=False
+        )
+    return _Unclosed(raw)
+
+
+class _Unclosed(io.RawIOBase):
+    """A plain tar read straight from ``raw``, leaving it open for the digest check."""
+
+    def __init__(self, raw: io.BufferedReader[Any]) -> None:
+        super().__init__()
+        self._raw = raw
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        return self._raw.readinto(buffer)
 
 
 def _member(info: tarfile.TarInfo, label: str) -> Member | None:

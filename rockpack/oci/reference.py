@@ -12,6 +12,8 @@ _DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _REPOSITORY_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
 _TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_HOST_RE = re.compile(rf"^(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{{1,5}})?$")
 
 
 @dataclass(frozen=True)
@@ -51,8 +53,10 @@ def parse_reference(text: str) -> Reference:
     rest, _, digest = text.partition("@")
     if digest and not _DIGEST_RE.match(digest):
         raise _invalid(text, f"'{digest}' is not a sha256 digest")
-    first, slash, remainder = rest.partition("/")
-    if slash and ("." in first or ":" in first or first == "localhost"):
+    first, _, remainder = rest.partition("/")
+    if names_registry(text):
+        if not is_registry_host(first):
+            raise _invalid(text, f"'{first}' is not a registry host (HOST or HOST:PORT)")
         registry, path = first, remainder
     else:
         registry, path = DOCKER_HUB, rest
@@ -68,6 +72,33 @@ def parse_reference(text: str) -> Reference:
     if not tag and not digest:
         tag = "latest"
     return Reference(registry, name, tag or None, digest or None)
+
+
+def names_registry(text: str) -> bool:
+    """Whether ``text`` starts with a registry host (else it means Docker Hub)."""
+    first, slash, _ = text.partition("@")[0].partition("/")
+    return bool(slash) and ("." in first or ":" in first or first == "localhost")
+
+
+def names_tag(text: str) -> bool:
+    """Whether ``text`` gives a tag (``name:tag``), not only a repository or a digest."""
+    return ":" in text.partition("@")[0].rsplit("/", 1)[-1]
+
+
+def is_registry_host(host: str) -> bool:
+    return bool(_HOST_RE.match(host))
+
+
+def repository_component(text: str) -> str:
+    """``text`` made into one valid repository path component ('' if nothing is left)."""
+    lowered = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return lowered[:128] if _REPOSITORY_RE.match(lowered[:128]) else ""
+
+
+def tag_from(text: str) -> str:
+    """``text`` made into a valid tag ('' if nothing is left)."""
+    tag = re.sub(r"[^A-Za-z0-9_.-]+", "-", text).lstrip(".-")[:128]
+    return tag if _TAG_RE.match(tag) else ""
 
 
 def _invalid(text: str, why: str) -> RockpackError:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from rockpack.oci.rock_archive import read_rock
-from tests.conftest import run_rockpack, write_project
+from tests.conftest import report_summary, run_rockpack, write_project
 from tests.integration.conftest import BASE_EPOCH, ROOTFS_CACHE, oci_image_from_rootfs, push
 from tests.integration.oci_tools import layer_tar, runc_run, umoci_unpack, validate_rock
 
@@ -380,7 +380,7 @@ def test_manifest_pointing_at_a_missing_blob(project, base_env, debian_base, reg
 def test_zz_hostile_summary():
     """The group's summary line (runs last in this module)."""
     tried, clean = HOSTILE["tried"], HOSTILE["rejected cleanly"]
-    print(
-        f"\nhostile inputs: {len(tried)} tried, {len(clean)} rejected cleanly: " + "; ".join(clean)
+    report_summary(
+        f"hostile inputs: {len(tried)} tried, {len(clean)} rejected cleanly: " + "; ".join(clean)
     )
     assert len(clean) == len(tried)

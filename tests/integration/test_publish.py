@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -17,23 +19,6 @@ pytestmark = pytest.mark.integration
 
 def manifest_digest(rock) -> str:
     return read_rock(rock).manifest.digest
-
-
-@pytest.fixture
-def podman_env(tmp_path):
-    """podman with its store, runtime and network settings inside the test's directory."""
-    require_tool("podman")
-    conf = tmp_path / "containers.conf"
-    conf.write_text(
-        '[containers]\nnetns = "none"\n'
-        'default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n'
-        '[engine]\nruntime = "runc"\n'
-    )
-    storage = tmp_path / "storage.conf"
-    storage.write_text(
-        f'[storage]\ndriver = "vfs"\nrunroot = "{tmp_path}/run"\ngraphroot = "{tmp_path}/graph"\n'
-    )
-    return {"CONTAINERS_CONF": str(conf), "CONTAINERS_STORAGE_CONF": str(storage)}
 
 
 def podman(env, *args, check=True):
@@ -50,7 +35,10 @@ def test_push_then_skopeo_and_podman_see_the_same_digest(example_rock, registry,
     result = run_rockpack("push", example_rock, target)
     assert result.returncode == 0, result.stderr
     digest = manifest_digest(example_rock)
-    assert digest in result.stdout and "3 blobs uploaded" in result.stdout
+    blobs = len(read_rock(example_rock).blobs)
+    # the full reference pushed: registry, repository, the tag (the rock's version), digest
+    assert f"Pushed {target}:1.0@{digest}" in result.stdout
+    assert f"{blobs} blobs uploaded" in result.stdout
     inspect = subprocess.run(
         [require_tool("skopeo"), "inspect", "--tls-verify=false", f"docker://{target}:1.0"],
         capture_output=True,
@@ -63,7 +51,7 @@ def test_push_then_skopeo_and_podman_see_the_same_digest(example_rock, registry,
     assert pulled.stdout.strip() == digest
     again = run_rockpack("push", example_rock, target)
     assert again.returncode == 0, again.stderr
-    assert "0 blobs uploaded" in again.stdout and "3 already there" in again.stdout
+    assert "0 blobs uploaded" in again.stdout and f"{blobs} already there" in again.stdout
 
 
 def test_push_mounts_the_base_layers_from_the_base_repository(tmp_path, base_env, registry):
@@ -78,16 +66,26 @@ def test_push_mounts_the_base_layers_from_the_base_repository(tmp_path, base_env
 
 
 def test_push_to_an_unreachable_registry(example_rock):
+    started = time.monotonic()
     result = run_rockpack("push", example_rock, "127.0.0.1:9/team/x:1")
+    elapsed = time.monotonic() - started
     assert result.returncode == 1
-    assert "could not be reached" in result.stderr and "Traceback" not in result.stderr
+    assert "could not be reached: it refused the connection" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "ROCKPACK_REGISTRY_MIRROR" not in result.stderr  # it only affects bases
+    assert elapsed < 8, f"a refused connection must fail at once, not after retries ({elapsed}s)"
 
 
-def test_load_names_the_image_after_the_rock_and_it_runs(example_rock, podman_env):
+def test_load_names_the_image_after_the_rock_and_it_runs(example_rock, podman_env, tmp_path):
     require_tool("runc")
-    result = run_rockpack("load", example_rock, "--tool", "podman", env=podman_env)
+    # The file's name says nothing: the rock's own metadata names the image.
+    renamed = tmp_path / "My Rock.rock"
+    shutil.copyfile(example_rock, renamed)
+    result = run_rockpack("load", renamed, "--tool", "podman", env=podman_env)
     assert result.returncode == 0, result.stderr
-    assert "hello-busybox:1.0" in result.stdout
+    assert "as hello-busybox:1.0" in result.stdout
+    images = podman(podman_env, "images", "--format", "{{.Repository}}:{{.Tag}}").stdout
+    assert "localhost/hello-busybox:1.0" in images.split()
     run = podman(podman_env, "run", "--rm", "localhost/hello-busybox:1.0")
     assert run.stdout == "hello from a rock\n"
 
@@ -97,4 +95,5 @@ def test_push_of_a_file_that_is_not_a_rock(tmp_path):
     bogus.write_bytes(b"not a tar")
     result = run_rockpack("push", bogus, "127.0.0.1:9/team/x:1")
     assert result.returncode == 1
-    assert "is not a readable rock" in result.stderr
+    assert "is not a valid rock: it is not a readable tar archive" in result.stderr
+    assert "registry" not in result.stderr  # the rock is blamed, not the registry

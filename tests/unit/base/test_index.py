@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from rockpack.base.index import build_index
+from rockpack.base.index import (
+    MAX_FILE_BYTES,
+    _read_cached,
+    base_file_contents,
+    build_index,
+    resolve_path,
+)
 from rockpack.errors import LayerError
 
 
@@ -100,3 +106,80 @@ def test_header_claiming_a_huge_size(tmp_path):
     path.write_bytes(header + b"only a few bytes" + b"\0" * 1024)
     with pytest.raises(LayerError, match="corrupt or truncated"):
         build_index([path])
+
+
+PASSWD = b"root:x:0:0:root:/root:/bin/bash\n"
+
+
+@pytest.mark.parametrize(
+    ("layers", "expected"),
+    [
+        # a plain file
+        ([[("etc", D), ("etc/passwd", F, PASSWD)]], PASSWD),
+        # etc/passwd a symlink to another file (relative, with '..')
+        (
+            [[("etc", D), ("usr", D), ("usr/p", F, PASSWD), ("etc/passwd", S, "../usr/p")]],
+            PASSWD,
+        ),
+        # etc/passwd a symlink with an absolute target
+        ([[("etc", D), ("data", F, PASSWD), ("etc/passwd", S, "/data")]], PASSWD),
+        # etc itself a symlink in the base
+        (
+            [
+                [("private", D), ("private/etc", D), ("private/etc/passwd", F, PASSWD)],
+                [("etc", S, "private/etc")],
+            ],
+            PASSWD,
+        ),
+        # a later layer whites it out
+        ([[("etc", D), ("etc/passwd", F, PASSWD)], [("etc/.wh.passwd", F)]], None),
+        # a later layer makes etc opaque and puts a new one in
+        (
+            [
+                [("etc", D), ("etc/passwd", F, b"old\n")],
+                [("etc", D), ("etc/.wh..wh..opq", F), ("etc/passwd", F, PASSWD)],
+            ],
+            PASSWD,
+        ),
+        # an opaque etc without a passwd: the container has none
+        ([[("etc", D), ("etc/passwd", F, PASSWD)], [("etc", D), ("etc/.wh..wh..opq", F)]], None),
+        # a symlink loop: no such file
+        ([[("etc", D), ("etc/passwd", S, "passwd2"), ("etc/passwd2", S, "passwd")]], None),
+        # a dangling symlink
+        ([[("etc", D), ("etc/passwd", S, "/nowhere")]], None),
+        # the symlink's target replaced in a later layer: the newest content
+        (
+            [
+                [("etc", D), ("data", F, b"old\n"), ("etc/passwd", S, "/data")],
+                [("data", F, PASSWD)],
+            ],
+            PASSWD,
+        ),
+        # a hardlink
+        ([[("etc", D), ("a", F, PASSWD), ("etc/passwd", H, "a")]], PASSWD),
+    ],
+)
+def test_account_files_are_read_as_the_container_sees_them(tmp_path, layers, expected):
+    paths = [layer(tmp_path, str(n), members) for n, members in enumerate(layers)]
+    found = base_file_contents(paths, {"etc/passwd"})
+    assert (found["etc/passwd"].content if "etc/passwd" in found else None) == expected
+
+
+def test_an_oversized_account_file_is_refused_naming_the_bound(tmp_path):
+    huge = b"x" * (MAX_FILE_BYTES + 1)
+    path = layer(tmp_path, "1", [("etc", D), ("data", F, huge), ("etc/passwd", S, "/data")])
+    with pytest.raises(LayerError, match="rockpack reads at most 16 MiB") as info:
+        base_file_contents([path], {"etc/passwd"})
+    assert "'etc/passwd' (read through its symlinks as 'data')" in info.value.brief
+
+
+def test_resolving_stops_at_the_root():
+    index = build_index([])
+    assert resolve_path(index, "../../etc/passwd") == "etc/passwd"
+
+
+def test_a_damaged_cached_index_is_rebuilt(tmp_path):
+    cache = tmp_path / "views"
+    cache.mkdir()
+    (cache / "abc.json").write_text('{"version": 2, "files": {"a": {"kind": 1}}}')
+    assert _read_cached(cache / "abc.json") is None

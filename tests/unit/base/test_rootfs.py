@@ -79,3 +79,94 @@ def test_device_nodes_need_root(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     with pytest.raises(LayerError, match="only root may create"):
         extract_layer(layer(tmp_path, [info("dev-null", tarfile.CHRTYPE)]), root, "1")
+
+
+def base_in_store(tmp_path: Path):
+    """A one-layer base whose layer is in a blob store; (base, store)."""
+    from rockpack.base.resolve import BaseImage
+    from rockpack.oci.blobs import BlobStore, Descriptor
+    from rockpack.oci.reference import parse_reference
+
+    data = layer(tmp_path, [info("etc", tarfile.DIRTYPE, mode=0o755), info("etc/hostname")])
+    store = BlobStore(tmp_path / "cache")
+    with store.ingest() as writer:
+        writer.write(data.read_bytes())
+    descriptor = Descriptor("application/vnd.oci.image.layer.v1.tar", writer.digest, writer.size)
+    base = BaseImage(
+        name="test@1",
+        reference=parse_reference("127.0.0.1:1/t/base:1"),
+        manifest_digest="sha256:" + "b" * 64,
+        manifest_media_type="application/vnd.oci.image.manifest.v1+json",
+        config={"rootfs": {"diff_ids": ["sha256:" + "c" * 64]}},
+        layers=[descriptor],
+    )
+    return base, store
+
+
+EXTRACT = """
+import pickle, sys
+from pathlib import Path
+from rockpack.base.rootfs import extracted_base
+base, store = pickle.loads(bytes.fromhex(sys.argv[1]))
+print(extracted_base(base, store, Path(sys.argv[2])))
+"""
+
+
+def test_two_runs_extracting_one_base_at_once_both_succeed(tmp_path):
+    import pickle
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    base, store = base_in_store(tmp_path)
+    cache = tmp_path / "rootfs"
+    argument = pickle.dumps((base, store)).hex()
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", EXTRACT, argument, str(cache)],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outputs = [run.communicate(timeout=60) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0, 0, 0], outputs
+    assert len({out.strip() for out, _ in outputs}) == 1
+    target = Path(outputs[0][0].strip())
+    assert (target / "etc/hostname").read_bytes() == b"data"
+    leftovers = [p.name for p in cache.iterdir() if p.name.endswith(".partial")]
+    assert leftovers == []
+
+
+def test_what_a_killed_extraction_left_is_removed(tmp_path):
+    from rockpack.base.rootfs import extracted_base
+
+    base, store = base_in_store(tmp_path)
+    cache = tmp_path / "rootfs"
+    name = base.manifest_digest.partition(":")[2]
+    (cache / f".{name}.x1.partial/etc").mkdir(parents=True)  # killed mid-extraction
+    (cache / f".{'d' * 64}.x2.partial").mkdir()  # another base's, no run holds its lock
+    (cache / name / "stale").mkdir(parents=True)  # renamed, never marked complete
+    target = extracted_base(base, store, cache)
+    assert sorted(p.name for p in target.iterdir()) == sorted(
+        ["dev", "etc", "proc", "run", "sys", "tmp"]
+    )
+    assert [p.name for p in cache.iterdir() if p.name.endswith(".partial")] == []
+    assert oct(target.stat().st_mode & 0o777) == oct(0o755)
+
+
+def test_a_damaged_cached_layer_is_refused_while_extracting(tmp_path):
+    from rockpack.base.rootfs import extracted_base
+    from rockpack.oci.blobs import BlobMismatchError
+
+    base, store = base_in_store(tmp_path)
+    path = store.path(base.layers[0].digest)
+    data = bytearray(path.read_bytes())
+    data[600] ^= 1  # in etc/hostname's content
+    path.write_bytes(bytes(data))
+    with pytest.raises(BlobMismatchError, match="does not match its digest"):
+        extracted_base(base, store, tmp_path / "rootfs")
+    assert [p.name for p in (tmp_path / "rootfs").iterdir() if not p.name.endswith(".lock")] == []

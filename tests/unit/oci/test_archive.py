@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import io
+import subprocess
+import sys
 import tarfile
+from pathlib import Path
 
 import pytest
 
 from rockpack.errors import LayerError, PackError
+from rockpack.oci import blobs
 from rockpack.oci.archive import write_oci_archive
-from rockpack.oci.blobs import BlobStore, Descriptor
+from rockpack.oci.blobs import BlobMismatchError, BlobStore, Descriptor, VerifiedReader
+from rockpack.oci.disk import DiskWriteError
+from rockpack.oci.tempfiles import sweep
 
 
 def test_archive_holds_layout_and_blobs(tmp_path):
@@ -55,13 +64,128 @@ def test_unwritable_directory_is_a_clear_error(tmp_path):
     assert "--output" in info.value.resolution
 
 
-def test_blob_store_verifies_reads(tmp_path):
+def test_blob_store_verifies_reads_and_drops_a_damaged_blob(tmp_path):
     store = BlobStore(tmp_path)
     blob = store.put_bytes(b"content", "text/plain")
     assert store.read_bytes(blob.digest) == b"content"
     store.path(blob.digest).write_bytes(b"tampered")
-    with pytest.raises(LayerError, match="is corrupt"):
+    with pytest.raises(BlobMismatchError, match="does not match its digest") as info:
         store.read_bytes(blob.digest)
+    assert "run the command again" in info.value.resolution
+    assert not store.has(blob.digest)  # dropped: the next run fetches or rebuilds it
+
+
+def test_corrupt_blob_is_never_packed_and_the_earlier_rock_stays(tmp_path):
+    """A flipped byte in the store: the archive fails, naming the blob, and drops it."""
+    store = BlobStore(tmp_path / "oci")
+    good = store.put_bytes(b"layer bytes " * 1000, "application/octet-stream")
+    dest = tmp_path / "x.rock"
+    write_oci_archive(dest, [store], b"{}", [good], mtime=0)
+    earlier = dest.read_bytes()
+    path = store.path(good.digest)
+    data = bytearray(path.read_bytes())
+    data[100] ^= 1
+    path.write_bytes(bytes(data))
+    with pytest.raises(BlobMismatchError, match=good.digest) as info:
+        write_oci_archive(dest, [store], b"{}", [good], mtime=0)
+    assert "does not match its digest" in info.value.brief
+    assert "run the command again" in info.value.resolution
+    assert dest.read_bytes() == earlier  # the earlier rock, intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["oci", "x.rock"]  # no temp file
+    assert not store.has(good.digest)
+
+
+@pytest.mark.parametrize("change", [b"", b"extra"])
+def test_blob_of_the_wrong_size_is_never_packed(tmp_path, change):
+    store = BlobStore(tmp_path / "oci")
+    good = store.put_bytes(b"content", "text/plain")
+    store.path(good.digest).write_bytes(b"content"[:3] if not change else b"content" + change)
+    with pytest.raises(BlobMismatchError, match="expected 7 bytes"):
+        write_oci_archive(tmp_path / "x.rock", [store], b"{}", [good], mtime=0)
+    assert not (tmp_path / "x.rock").exists()
+
+
+def test_verified_reader_checks_when_the_end_is_reached(tmp_path):
+    content = b"abc" * 1000
+    digest = "sha256:" + hashlib.sha256(content).hexdigest()
+    reader = VerifiedReader(
+        io.BytesIO(content).read, digest, len(content), source="s", resolution="r"
+    )
+    assert reader.read() == content
+    short = VerifiedReader(
+        io.BytesIO(content[:-1]).read, digest, len(content), source="s", resolution="r"
+    )
+    with pytest.raises(BlobMismatchError, match="got 2999 bytes"):
+        short.read()
+
+
+def test_stale_temporary_files_of_a_killed_run_are_removed(tmp_path):
+    store = BlobStore(tmp_path / "oci")
+    store.put_bytes(b"x", "text/plain")  # creates the directory
+    blobs_dir = tmp_path / "oci/blobs/sha256"
+    stale = blobs_dir / ".ingest-killed"
+    stale.write_bytes(b"half a blob")
+    stale_rock = tmp_path / ".x.rock.killed.tmp"
+    stale_rock.write_bytes(b"half a rock")
+    blobs._swept.clear()  # a new run
+    blob = BlobStore(tmp_path / "oci").put_bytes(b"y", "text/plain")
+    write_oci_archive(tmp_path / "x.rock", [store], b"{}", [blob], mtime=0)
+    assert not stale.exists() and not stale_rock.exists()
+
+
+def test_a_live_runs_temporary_file_is_kept(tmp_path):
+    """A temp file another process still holds (its lock) is not swept."""
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; "
+            "from rockpack.oci.tempfiles import locked_temp_file\n"
+            "with locked_temp_file(Path(sys.argv[1]), '.ingest-') as t:\n"
+            "    print(t.path, flush=True); time.sleep(60)",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        held = Path(child.stdout.readline().strip())
+        assert held.exists()
+        assert sweep(tmp_path, ".ingest-") == []
+        assert held.exists()
+        child.kill()  # now it is a killed run's leftover
+        child.wait()
+        assert sweep(tmp_path, ".ingest-") == [held]
+        assert not held.exists()
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_a_full_disk_is_a_clear_error(tmp_path, monkeypatch):
+    store = BlobStore(tmp_path / "oci")
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(blobs, "locked_temp_file", full)
+    with pytest.raises(DiskWriteError, match="the disk is full") as info:
+        store.put_bytes(b"x", "text/plain")
+    assert str(tmp_path / "oci") in info.value.brief
+    assert "Free some space" in info.value.resolution and "XDG_CACHE_HOME" in info.value.resolution
+
+
+def test_a_failing_write_is_a_clear_error_and_leaves_nothing(tmp_path):
+    store = BlobStore(tmp_path / "oci")
+
+    class Full(io.RawIOBase):
+        def write(self, data):
+            raise OSError(errno.EROFS, "Read-only file system")
+
+    with pytest.raises(DiskWriteError, match="read-only"), store.ingest() as writer:
+        writer._handle = Full()
+        writer.write(b"data")
+    assert [p.name for p in (tmp_path / "oci/blobs/sha256").iterdir()] == []
 
 
 @pytest.mark.parametrize("digest", ["md5:abc", "sha256:../../etc/passwd", "sha256:" + "g" * 64])

@@ -13,16 +13,12 @@ import pytest
 
 from rockpack.errors import RockpackError
 from rockpack.oci.blobs import BlobStore, Descriptor
+from rockpack.oci.credentials import find_credentials
+from rockpack.oci.documents import MalformedDocumentError
+from rockpack.oci.media_types import OCI_INDEX, OCI_MANIFEST
 from rockpack.oci.reference import parse_reference
-from rockpack.oci.registry import (
-    OCI_INDEX,
-    OCI_MANIFEST,
-    Platform,
-    RegistryClient,
-    RegistryError,
-    find_credentials,
-    is_loopback,
-)
+from rockpack.oci.registry_client import Platform, RegistryClient, RegistryError
+from rockpack.oci.registry_config import is_loopback
 
 TOKEN = "sekrit-token"
 USER, PASSWORD = "alice", "wonderland"
@@ -172,7 +168,7 @@ def test_no_image_for_the_platform(registry):
 
 def test_manifest_that_is_not_json(registry):
     add("1.0", OCI_MANIFEST, b"<html>proxy error</html>")
-    with pytest.raises(RegistryError, match="is not JSON"):
+    with pytest.raises(MalformedDocumentError, match="is not JSON"):
         RegistryClient().resolve(parse_reference(f"{registry}/a/b:1.0"), Platform("linux", "amd64"))
 
 
