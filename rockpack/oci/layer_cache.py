@@ -3,13 +3,16 @@
 The key covers every decided field of every entry plus, for files read from disk, their
 inode, mtime and ctime: an unchanged prime directory is re-packed without reading a
 single file. (A diff_id to blob map, as apko keeps, would still need every file read
-to compute the diff_id; this key does not.)
+to compute the diff_id; this key does not.) With a layer per part the cache holds one
+record per layer of the last pack, so an unchanged part's layer is reused on its own.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rockpack.errors import LayerError
@@ -48,29 +51,65 @@ def entries_key(entries: list[Entry], compression: Compression) -> str | None:
     return digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class LayerRequest:
+    """The entries of one layer to write, and its descriptor's annotations."""
+
+    entries: list[Entry]
+    annotations: tuple[tuple[str, str], ...] = ()
+
+
+def cached_write_layers(
+    requests: Sequence[LayerRequest], store: BlobStore, compression: Compression, cache_file: Path
+) -> list[tuple[Layer, bool]]:
+    """Each layer (annotated) and whether its blob came from the cache, in order.
+
+    The cache keeps the records of exactly these layers: what the prime dir makes now.
+    """
+    known = read_state(cache_file)
+    used: dict[str, object] = {}
+    written = []
+    for request in requests:
+        key = entries_key(request.entries, compression)
+        layer = _cached(store, known.get(key) if key else None)
+        reused = layer is not None
+        if layer is None:
+            layer = write_layer(request.entries, store, compression=compression)
+        if key:
+            used[key] = _record(layer)
+        descriptor = replace(layer.descriptor, annotations=request.annotations)
+        written.append((Layer(descriptor=descriptor, diff_id=layer.diff_id), reused))
+    if used != known:
+        write_state(cache_file, used)
+    return written
+
+
 def cached_write_layer(
     entries: list[Entry], store: BlobStore, compression: Compression, cache_file: Path
 ) -> tuple[Layer, bool]:
-    """(the layer, whether it came from the cache)."""
-    key = entries_key(entries, compression)
-    hit = read_state(cache_file).get(key) if key else None
-    if hit is not None:
-        digest, size = str(hit.get("digest", "")), int(str(hit.get("size", -1)))
-        if _present(store, digest, size):
-            descriptor = Descriptor(str(hit["media-type"]), digest, size)
-            return Layer(descriptor=descriptor, diff_id=str(hit["diff-id"])), True
-    layer = write_layer(entries, store, compression=compression)
-    if key:
-        cache = {
-            key: {
-                "digest": layer.descriptor.digest,
-                "size": layer.descriptor.size,
-                "media-type": layer.descriptor.media_type,
-                "diff-id": layer.diff_id,
-            }
-        }
-        write_state(cache_file, cache)  # one entry: the layer the prime dir makes now
-    return layer, False
+    """(the layer, whether it came from the cache): one layer, as ``cached_write_layers``."""
+    return cached_write_layers([LayerRequest(entries)], store, compression, cache_file)[0]
+
+
+def _cached(store: BlobStore, hit: object) -> Layer | None:
+    if not isinstance(hit, dict):
+        return None
+    try:
+        digest, size = str(hit["digest"]), int(hit["size"])
+        descriptor = Descriptor(str(hit["media-type"]), digest, size)
+        layer = Layer(descriptor=descriptor, diff_id=str(hit["diff-id"]))
+    except (KeyError, TypeError, ValueError):  # a damaged record is a miss
+        return None
+    return layer if _present(store, digest, size) else None
+
+
+def _record(layer: Layer) -> dict[str, object]:
+    return {
+        "digest": layer.descriptor.digest,
+        "size": layer.descriptor.size,
+        "media-type": layer.descriptor.media_type,
+        "diff-id": layer.diff_id,
+    }
 
 
 def _present(store: BlobStore, digest: str, size: int) -> bool:

@@ -1,5 +1,9 @@
 """Every rock unpacks to exactly the tree its parts primed, as three readers see it.
 
+Each case's tree is primed by two parts (layers.py splits it), so the rock has a layer
+per part and hardlink groups and parent directories span parts; every own layer is
+also checked against the layer rules.
+
 Bare cases: the expected tree is the source tree the part dumps, read on the host.
 Base cases: each case states what the final tree must hold, and the three readers must
 agree on every path. A table of cases x readers is printed at the end.
@@ -19,6 +23,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import report_summary, require_tool, run_rockpack, write_project
+from tests.integration.conformance.layers import (
+    layer_rule_problems,
+    layer_types,
+    parts_yaml,
+    path_origins,
+)
 from tests.integration.conformance.readers import (
     Fact,
     Tree,
@@ -30,7 +40,6 @@ from tests.integration.conformance.readers import (
     umoci_tree,
 )
 from tests.integration.conftest import oci_image_from_rootfs, push
-from tests.integration.oci_tools import layer_tar
 
 pytestmark = pytest.mark.integration
 
@@ -135,9 +144,6 @@ BARE_PROJECT = """
       amd64:
     entrypoint-command: /nothing
     parts:
-      tree:
-        plugin: dump
-        source: tree
 """
 
 
@@ -186,16 +192,18 @@ def record(case: str, problems: dict[str, list[str]]) -> None:
 @pytest.mark.parametrize("case", list(BARE_CASES))
 def test_bare_case(case, tmp_path, probe, podman_env):
     project = tmp_path / "project"
-    write_project(project, BARE_PROJECT)
-    (project / "tree").mkdir()
+    (project / "tree").mkdir(parents=True)
     BARE_CASES[case](project / "tree")
+    write_project(project, textwrap.dedent(BARE_PROJECT) + parts_yaml(project / "tree"))
     expected = host_tree(project / "tree")
     result = run_rockpack("pack", "--destructive-mode", "--project-dir", project)
     assert result.returncode == 0, result.stderr
-    trees = read_all(project / "conformance_1_amd64.rock", tmp_path / "read", probe, podman_env)
+    rock = project / "conformance_1_amd64.rock"
+    trees = read_all(rock, tmp_path / "read", probe, podman_env)
     problems = {r: differences(expected, trees[r], runtime=r == "podman") for r in READERS}
     record(case, problems)
     assert problems == {reader: [] for reader in READERS}, problems
+    assert layer_rule_problems(rock) == []
 
 
 # -- base cases --------------------------------------------------------------------------
@@ -209,6 +217,7 @@ class BaseCase:
     groups: list[set[str]] = field(default_factory=list)
     extra_parts: str = ""
     layer: dict[str, str | None] = field(default_factory=dict)  # path -> tar type, or absent
+    origin: dict[str, str] = field(default_factory=dict)  # path -> the layer's origin
 
 
 def _layer_tar(path: Path, members: list[tuple[str, str, object]]) -> None:
@@ -253,6 +262,8 @@ def _tree_pruned_leader(tree: Path) -> None:
 def _tree_marker(tree: Path) -> None:
     (tree / "opt").mkdir()
     (tree / "opt/marker").write_text("on top")
+    (tree / "srv").mkdir()
+    (tree / "srv/second").write_text("the second part's")
 
 
 def _tree_replacements(tree: Path) -> None:
@@ -299,6 +310,7 @@ BASE_CASES: dict[str, BaseCase] = {
             "opt/data2": _file(b"shared with the base"),
         },
         layer={"usr/share/data": None, "opt/data2": "file"},  # pruned; the other name leads
+        origin={"opt/data2": "part:tree"},
     ),
     "kaniko #282: hardlink, then a symlink over a name": BaseCase(
         layers=[
@@ -370,6 +382,11 @@ BASE_CASES: dict[str, BaseCase] = {
             overlay-script: |
               rm -rf "$CRAFT_OVERLAY/etc/issue.net" "$CRAFT_OVERLAY/etc/gone"
         """,
+        origin={
+            "etc/.wh.issue.net": "part:delete",  # the part that made the deletion
+            "etc/.wh.gone": "part:delete",
+            "srv/second": "part:more",
+        },
     ),
 }
 
@@ -396,10 +413,11 @@ def test_base_case(case, tmp_path, probe, podman_env, registry, base_env):
     (config / "bases.yaml").write_text(f"debian@12: {registry.host}/{repository}:1\n")
     env = {**base_env, "ROCKPACK_REGISTRY_MIRROR": "", "XDG_CONFIG_HOME": str(tmp_path / "config")}
     project = tmp_path / "project"
-    text = textwrap.dedent(BASE_PROJECT) + textwrap.indent(textwrap.dedent(spec.extra_parts), "  ")
-    write_project(project, text)
-    (project / "tree").mkdir()
+    (project / "tree").mkdir(parents=True)
     spec.tree(project / "tree")
+    text = textwrap.dedent(BASE_PROJECT) + parts_yaml(project / "tree")
+    text += textwrap.indent(textwrap.dedent(spec.extra_parts), "  ")
+    write_project(project, text)
     result = run_rockpack("pack", "--destructive-mode", "--project-dir", project, env=env)
     assert result.returncode == 0, result.stderr
     trees = read_all(project / "conformance_1_amd64.rock", tmp_path / "read", probe, podman_env)
@@ -417,24 +435,14 @@ def test_base_case(case, tmp_path, probe, podman_env, registry, base_env):
         problems[reader] = wrong
     record(case, problems)
     assert problems == {reader: [] for reader in READERS}, problems
-    in_layer = _parts_layer_types(project / "conformance_1_amd64.rock")
+    rock = project / "conformance_1_amd64.rock"
+    assert layer_rule_problems(rock) == []
+    in_layer = layer_types(rock)
     for path, kind in spec.layer.items():
         assert in_layer.get(path) == kind, (path, in_layer.get(path))
-
-
-def _parts_layer_types(rock: Path) -> dict[str, str]:
-    """Path -> 'file', 'hardlink', 'dir', ... in the rock's own (parts) layer."""
-    with layer_tar(rock, -2) as layer:
-        return {
-            m.name.rstrip("/"): "file"
-            if m.isreg()
-            else "hardlink"
-            if m.islnk()
-            else "dir"
-            if m.isdir()
-            else "other"
-            for m in layer
-        }
+    origins = path_origins(rock)
+    for path, origin in spec.origin.items():
+        assert origins.get(path) == origin, (path, origins.get(path))
 
 
 def test_zz_print_the_table():
