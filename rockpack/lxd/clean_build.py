@@ -5,6 +5,11 @@ image and rockpack source. Each build starts from a clean copy of it (copy-on-wr
 pools) or from a clean snapshot (the 'dir' pool); the project goes in and the artifacts
 come out as tar streams through ``lxc exec``. ROCKPACK_MANAGED=1 tells the inner run
 where it is.
+
+What the project needs besides the build tools is decided on the host, before any image
+is made: an image with snapd whose instances boot systemd (snaps), chisel pushed in
+(slices), and this host's loopback ports forwarded in (package-repositories served on
+127.0.0.1), like the package archives, which the instance reaches through a host proxy.
 """
 
 from __future__ import annotations
@@ -24,11 +29,14 @@ from pathlib import Path
 
 from craft_cli import emit
 
+from rockpack.build.chisel import check_slices_build_base, declares_chisel_snap
 from rockpack.build.providers import MANAGED_ENV
+from rockpack.build.repositories import HOST_PROJECT_DIR_ENV
+from rockpack.build.snaps import snaps_of
 from rockpack.build.workspace import STATE_DIR_NAME, Workspace, project_lock, user_cache_dir
 from rockpack.errors import ProviderError
+from rockpack.lxd.chisel import chisel_for_instance
 from rockpack.lxd.image import (
-    PACKAGES,
     UBUNTU_MIRROR_ENV,
     ImageSource,
     RemoteImage,
@@ -42,12 +50,15 @@ from rockpack.lxd.wheels import Target, ensure_wheels, source_key, source_tree
 from rockpack.oci.rock_archive import read_rock
 from rockpack.project.architectures import host_arch
 from rockpack.project.model import LoadedProject
+from rockpack.project.repositories import check_applicable, loopback_ports, repositories_of
 
 VENV = "/opt/rockpack/venv"
 PROJECT_DIR = "/root/project"
 OUTPUT_DIR = "/root/output"
-INIT = "lxc.init.cmd = /bin/sleep infinity"
+INIT = "lxc.init.cmd = /bin/sleep infinity"  # instances without snapd
 PROXY_PORT = 3142
+CHISEL = "/usr/local/bin/chisel"
+BOOT_TIMEOUT = 120.0  # seconds for systemd to start snapd's socket
 # Environment a clean build passes through to the inner run.
 PASSED_ENV = (
     "SOURCE_DATE_EPOCH",
@@ -78,6 +89,29 @@ class CleanBuild:
     source_date: int
 
 
+@dataclass(frozen=True)
+class InstanceNeeds:
+    """What a project needs in its instance besides the build tools."""
+
+    snapd: bool = False  # snapd running, so systemd as init
+    chisel: Path | None = None  # a chisel binary (of this host) to push in
+    forwarded_ports: tuple[int, ...] = ()  # package-repositories on this host's loopback
+
+
+def instance_needs(loaded: LoadedProject, cache: Path) -> InstanceNeeds:
+    """Decided on the host, before any image or instance is made; what cannot be had fails."""
+    project = loaded.project
+    build_base = project.effective_build_base
+    repositories = repositories_of(project.package_repositories)
+    check_applicable(repositories, build_base, managed=True, apply_on_host=False)
+    check_slices_build_base(project.parts, build_base)
+    snapd = bool(snaps_of(project.parts)) or declares_chisel_snap(project.parts)
+    chisel = chisel_for_instance(
+        project.parts, arch=host_arch(), cache=cache / "chisel", instance_has_snapd=snapd
+    )
+    return InstanceNeeds(snapd, chisel, tuple(loopback_ports(repositories)))
+
+
 def run_clean_build(build: CleanBuild, lxc: Lxc | None = None) -> list[Path]:
     """Run ``build`` in an instance; return the artifacts copied back to the host."""
     lxc = lxc or Lxc()
@@ -85,7 +119,8 @@ def run_clean_build(build: CleanBuild, lxc: Lxc | None = None) -> list[Path]:
     lxc.ensure_project()
     project = build.loaded.project
     cache = user_cache_dir() / "lxd"
-    source = image_source(project.effective_build_base, host_arch())
+    needs = instance_needs(build.loaded, cache)
+    source = image_source(project.effective_build_base, host_arch(), snapd=needs.snapd)
     started = time.monotonic()
     with _host_lock(cache / "prepare.lock"):
         image = ensure_image(lxc, source, cache)
@@ -94,21 +129,35 @@ def run_clean_build(build: CleanBuild, lxc: Lxc | None = None) -> list[Path]:
     # Two builds of one project would share its instance: the second waits for nothing
     # and says so; builds of other projects use other instances and run side by side.
     with project_lock(Workspace(build.loaded.project_dir)):
-        return _build_in(lxc, base, instance, build, started, source.archive_host)
+        return _build_in(lxc, base, instance, build, started, source.archive_host, needs)
 
 
 def _build_in(
-    lxc: Lxc, base: str, instance: str, build: CleanBuild, started: float, archive_host: str
+    lxc: Lxc,
+    base: str,
+    instance: str,
+    build: CleanBuild,
+    started: float,
+    archive_host: str,
+    needs: InstanceNeeds | None = None,
 ) -> list[Path]:
+    needs = needs or InstanceNeeds()
     _fresh_instance(lxc, base, instance)
     emit.debug(f"Instance {instance} ready in {time.monotonic() - started:.1f}s")
     try:
         lxc.start(instance)
+        if needs.snapd:
+            _wait_for_snapd(lxc, instance)
         lxc.exec(instance, ["python3", "-c", _LOOPBACK_UP])
-        with _package_access(lxc, instance, archive_host) as proxy_env:
+        with _package_access(lxc, instance, archive_host, snapd=needs.snapd) as proxy_env:
             _forward_registry(lxc, instance)
+            _forward_ports(lxc, instance, needs.forwarded_ports, proxied=bool(proxy_env))
+            if needs.chisel is not None:
+                _push_file(lxc, instance, needs.chisel, CHISEL)
             _push_project(lxc, instance, build.loaded.project_dir)
-            code = _run_inner(lxc, instance, build, proxy_env)
+            # Messages of the inner run name project files by their path on this host.
+            inner_env = {**proxy_env, HOST_PROJECT_DIR_ENV: str(build.loaded.project_dir)}
+            code = _run_inner(lxc, instance, build, inner_env)
             if code != 0:
                 raise ProviderError(
                     f"The build in the clean instance failed (exit status {code}).",
@@ -152,7 +201,9 @@ def _instance_name(name: str, project_dir: Path) -> str:
 
 def _ensure_base_instance(lxc: Lxc, image: str, source: ImageSource, wheel_cache: Path) -> str:
     """An instance of ``image`` with the build tools and this rockpack installed, stopped."""
-    key = hashlib.sha256(image.encode()).hexdigest()[:8]
+    # An official image serves both inits: the one that boots systemd is another base.
+    kind = f"{image} systemd" if source.snapd else image
+    key = hashlib.sha256(kind.encode()).hexdigest()[:8]
     name = f"rockpack-base-{key}-{source_key(source_tree())[:8]}"
     existing = lxc.instances().get(name)
     if existing and lxc.config_get(name, "user.rockpack.status") == "READY":
@@ -169,6 +220,8 @@ def _prepare_base(lxc: Lxc, image: str, name: str, source: ImageSource, wheel_ca
     _init_base(lxc, image, name, source)
     try:
         lxc.start(name)
+        if source.snapd:
+            _wait_for_boot(lxc, name)
         lxc.exec(name, ["python3", "-c", _LOOPBACK_UP])
         if isinstance(source, RemoteImage):
             _install_build_tools(lxc, name, source)
@@ -195,9 +248,11 @@ def _prepare_base(lxc: Lxc, image: str, name: str, source: ImageSource, wheel_ca
 
 
 def _init_base(lxc: Lxc, image: str, name: str, source: ImageSource) -> None:
-    config = {"raw.lxc": INIT, "user.rockpack.status": "PREPARING"}
+    # snapd needs systemd, the image's own init; other instances need no init at all.
+    config = {"user.rockpack.status": "PREPARING", **({} if source.snapd else {"raw.lxc": INIT})}
     if not isinstance(source, RemoteImage):
         lxc.init(image, name, config)
+        _add_fuse(lxc, name, source)
         return
     emit.progress(f"Getting the {source.build_base} image from LXD's '{source.remote}' server")
     result = lxc.init(image, name, config, check=False)
@@ -210,6 +265,48 @@ def _init_base(lxc: Lxc, image: str, name: str, source: ImageSource) -> None:
             f"{UBUNTU_MIRROR_ENV} to an Ubuntu archive mirror so that rockpack builds the "
             "image itself with mmdebstrap.",
         )
+    _add_fuse(lxc, name, source)
+
+
+def _add_fuse(lxc: Lxc, name: str, source: ImageSource) -> None:
+    """snapd mounts snaps with squashfuse in a container: it needs /dev/fuse of its own."""
+    if source.snapd and Path("/dev/fuse").exists():
+        properties = {"source": "/dev/fuse", "path": "/dev/fuse", "mode": "0666"}
+        lxc.add_device(name, "fuse", "unix-char", properties)
+
+
+def _wait_for_boot(lxc: Lxc, instance: str) -> None:
+    """Until systemd answers in the instance (lxc exec fails early in its boot)."""
+    deadline = time.monotonic() + BOOT_TIMEOUT
+    while True:
+        state = lxc.exec(instance, ["systemctl", "is-system-running"], check=False)
+        # "starting": its jobs still run (snapd.seeded waits for the store), exec works
+        if state.stdout.strip() in (b"starting", b"degraded", b"running"):
+            return
+        if time.monotonic() > deadline:
+            raise ProviderError(
+                f"systemd did not come up in the instance {instance} within {BOOT_TIMEOUT:.0f} s.",
+                details=lxc_error(state),
+                resolution="Run 'rockpack clean --all' and build again.",
+            )
+        time.sleep(0.5)
+
+
+def _wait_for_snapd(lxc: Lxc, instance: str) -> None:
+    """Until systemd listens on snapd's socket (snapd itself starts on the first request)."""
+    with timed_step("Booting the build instance (systemd, for snapd)"):
+        _wait_for_boot(lxc, instance)
+        deadline = time.monotonic() + BOOT_TIMEOUT
+        command = ["systemctl", "is-active", "--quiet", "snapd.socket"]
+        while lxc.exec(instance, command, check=False).returncode != 0:
+            if time.monotonic() > deadline:
+                status = lxc.exec(instance, ["systemctl", "status", "snapd.socket"], check=False)
+                raise ProviderError(
+                    f"snapd's socket did not start in the instance {instance}.",
+                    details=status.stdout.decode(errors="replace")[-2000:],
+                    resolution="Run 'rockpack clean --all' so that the image is made again.",
+                )
+            time.sleep(0.5)
 
 
 def _install_build_tools(lxc: Lxc, instance: str, source: RemoteImage) -> None:
@@ -219,7 +316,14 @@ def _install_build_tools(lxc: Lxc, instance: str, source: RemoteImage) -> None:
     with _package_access(lxc, instance, source.archive_host) as proxy_env:
         for command in (
             ["apt-get", "update", "--quiet"],
-            ["apt-get", "install", "--quiet", "--yes", "--no-install-recommends", *PACKAGES],
+            [
+                "apt-get",
+                "install",
+                "--quiet",
+                "--yes",
+                "--no-install-recommends",
+                *source.packages,
+            ],
         ):
             result = lxc.exec(instance, command, env={**env, **proxy_env}, check=False)
             if result.returncode != 0:
@@ -265,8 +369,11 @@ def _fresh_instance(lxc: Lxc, base: str, instance: str) -> None:
 
 
 @contextmanager
-def _package_access(lxc: Lxc, instance: str, archive_host: str) -> Iterator[dict[str, str]]:
-    """Package archives inside: the instance's own network, or the host's through a proxy."""
+def _package_access(
+    lxc: Lxc, instance: str, archive_host: str, *, snapd: bool = False
+) -> Iterator[dict[str, str]]:
+    """Package archives inside: the instance's own network, or the host's through a proxy
+    (for apt, for pip and chisel by the environment, and for snapd's store)."""
     probe = lxc.exec(instance, ["getent", "hosts", archive_host], check=False)
     if probe.returncode == 0:
         yield {}
@@ -283,7 +390,16 @@ def _package_access(lxc: Lxc, instance: str, archive_host: str) -> Iterator[dict
             handle.write(conf)
             handle.seek(0)
             lxc.exec(instance, ["tee", "/etc/apt/apt.conf.d/01rockpack-proxy"], stdin=handle)
+        if snapd:
+            _proxy_snapd(lxc, instance, address)
         yield {"http_proxy": address, "https_proxy": address}
+
+
+def _proxy_snapd(lxc: Lxc, instance: str, address: str) -> None:
+    proxies = [f"proxy.http={address}", f"proxy.https={address}"]
+    result = lxc.exec(instance, ["snap", "set", "system", *proxies], check=False)
+    if result.returncode != 0:
+        emit.debug(f"snapd keeps no proxy, so it reaches no store: {lxc_error(result)}")
 
 
 def _forward_registry(lxc: Lxc, instance: str) -> None:
@@ -294,6 +410,23 @@ def _forward_registry(lxc: Lxc, instance: str) -> None:
         device = "rockpack-registry"
         lxc.run("config", "device", "remove", instance, device, check=False)
         lxc.add_proxy(instance, device, f"tcp:127.0.0.1:{port}", f"tcp:127.0.0.1:{port}")
+
+
+def _forward_ports(lxc: Lxc, instance: str, ports: tuple[int, ...], *, proxied: bool) -> None:
+    """Package repositories on this host's loopback answer on the instance's loopback too."""
+    for port in ports:
+        if proxied and port == PROXY_PORT:
+            continue  # that port is the proxy's inside; through it apt reaches this one
+        device = f"rockpack-port-{port}"
+        lxc.run("config", "device", "remove", instance, device, check=False)
+        lxc.add_proxy(instance, device, f"tcp:127.0.0.1:{port}", f"tcp:127.0.0.1:{port}")
+
+
+def _push_file(lxc: Lxc, instance: str, source: Path, target: str) -> None:
+    """One executable from this host, through ``lxc exec`` like every other transfer."""
+    emit.debug(f"Pushing {source} to {target} in the instance")
+    with source.open("rb") as handle:
+        lxc.exec(instance, ["sh", "-c", 'cat > "$0" && chmod 755 "$0"', target], stdin=handle)
 
 
 def _push_project(lxc: Lxc, instance: str, project_dir: Path) -> None:
@@ -318,21 +451,38 @@ def _push_tree(
         raise ProviderError(f"Could not read {source} to send it into the instance.")
 
 
-def _push_pebble_source(lxc: Lxc, instance: str, source: Path) -> str:
-    if not source.exists():
-        raise ProviderError(
-            f"ROCKPACK_PEBBLE_SOURCE names {source}, which does not exist.",
-            resolution="Point it at a pebble binary, a directory or an archive holding one.",
+def _push_pebble_source(lxc: Lxc, instance: str, build: CleanBuild) -> dict[str, str]:
+    """The host's Pebble for the inner run, whose instance has no network: its environment.
+
+    ROCKPACK_PEBBLE_SOURCE (a host path, or a URL fetched here) is sent in and the inner run
+    points at the copy. Otherwise the release archives the build needs are obtained and
+    checked here (cache, or one download) and put, with their trust entries, where the inner
+    rockpack looks for them: it takes the same default path as on the host, offline.
+    """
+    from rockpack.build.targets import build_targets
+    from rockpack.image.spec import needs_pebble
+    from rockpack.pebble.release import SOURCE_ENV
+    from rockpack.pebble.seed import seed_home
+    from rockpack.pebble.source import local_source
+
+    project = build.loaded.project
+    if not needs_pebble(project) or project.pebble == "project":
+        return {}
+    source = os.environ.get(SOURCE_ENV, "").strip()
+    with tempfile.TemporaryDirectory(prefix="rockpack-pebble-") as scratch:
+        if source:
+            target = "/root/pebble-source"  # a binary or an archive: told apart by content
+            with local_source(source, Path(scratch)).open("rb") as handle:
+                lxc.exec(instance, ["sh", "-c", 'cat > "$0"', target], stdin=handle)
+            return {SOURCE_ENV: target}
+        flags = dict(zip(build.arguments, build.arguments[1:], strict=False))  # flag -> value
+        targets = build_targets(
+            project, platform=flags.get("--platform"), build_for=flags.get("--build-for")
         )
-    target = "/root/pebble-source"
-    lxc.exec(instance, ["mkdir", "-p", target])
-    if source.is_dir():
-        _push_tree(lxc, instance, source, target, exclude=())
-        return target
-    copy = f"{target}/{source.name}"
-    with source.open("rb") as handle:
-        lxc.exec(instance, ["sh", "-c", 'cat > "$0"', copy], stdin=handle)
-    return copy
+        home = Path(scratch) / "home"
+        seed_home([t.build_for for t in targets], home, os.environ)
+        _push_tree(lxc, instance, home, "/root", exclude=())
+    return {}
 
 
 def _run_inner(lxc: Lxc, instance: str, build: CleanBuild, proxy_env: dict[str, str]) -> int:
@@ -342,9 +492,7 @@ def _run_inner(lxc: Lxc, instance: str, build: CleanBuild, proxy_env: dict[str, 
             env[key] = os.environ[key]
     # The same date as a build on the host: the host knows the project's git history.
     env.setdefault("SOURCE_DATE_EPOCH", str(build.source_date))
-    pebble = env.get("ROCKPACK_PEBBLE_SOURCE", "")
-    if pebble.startswith("/"):  # a host path: send it in, and point at the copy
-        env["ROCKPACK_PEBBLE_SOURCE"] = _push_pebble_source(lxc, instance, Path(pebble))
+    env.update(_push_pebble_source(lxc, instance, build))
     command = [
         f"{VENV}/bin/rockpack",
         build.command,

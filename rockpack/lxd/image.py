@@ -1,11 +1,14 @@
 """The LXD image of a build-base: built locally with mmdebstrap, or an official one.
 
 The image holds what a build needs (python3 with venv and python-apt for rockpack and
-craft-parts, and the usual build tools). Debian build-bases are built from this host's
-apt sources, imported once into rockpack's LXD project, and reused until their recipe
-changes. Ubuntu build-bases are built the same way from the Ubuntu mirror the user
-names in ROCKPACK_UBUNTU_MIRROR; without one, the official image comes from LXD's
-'ubuntu' image server and the tools are installed when the base instance is prepared.
+craft-parts, gpg for package-repositories, and the usual build tools). A project that
+uses snaps gets an image of its own that also holds snapd and boots systemd, which
+snapd needs; the image's alias is a hash of its recipe, package list included.
+Debian build-bases are built from this host's apt sources, imported once into
+rockpack's LXD project, and reused until their recipe changes. Ubuntu build-bases are
+built the same way from the Ubuntu mirror the user names in ROCKPACK_UBUNTU_MIRROR;
+without one, the official image comes from LXD's 'ubuntu' image server and the tools
+are installed when the base instance is prepared.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ from rockpack.lxd.timed_step import timed_step
 
 RECIPE_VERSION = 1
 PACKAGES = (
+    "gpg",  # craft-archives imports repository keys with it,
+    "gpg-agent",  # which gpg needs to import them
+    "dirmngr",  # and its keyserver client
     "python3",
     "python3-venv",
     "python3-apt",
@@ -40,6 +46,9 @@ PACKAGES = (
     "fuse-overlayfs",
     "perl-base",
 )
+# For snaps: snapd, systemd as init (snapd needs it), and squashfuse, with which snapd
+# mounts snaps in a container.
+SNAPD_PACKAGES = ("systemd-sysv", "dbus", "snapd", "squashfuse", "fuse3")
 DEBIAN_SUITES = {"debian@12": "bookworm", "debian@13": "trixie"}
 UBUNTU_SUITES = {
     "ubuntu@22.04": "jammy",
@@ -63,12 +72,17 @@ class ImageRecipe:
     mirror: str = ""  # empty: this host's apt sources
     keyring: str = ""
     components: str = "main"
+    snapd: bool = False  # with snapd, and systemd as init
+
+    @property
+    def packages(self) -> tuple[str, ...]:
+        return PACKAGES + (SNAPD_PACKAGES if self.snapd else ())
 
     @property
     def alias(self) -> str:
         text = (
             f"{RECIPE_VERSION} {self.suite} {self.architecture} {self.components} "
-            f"{' '.join(PACKAGES)}"
+            f"{' '.join(self.packages)}"
         )
         digest = hashlib.sha256(text.encode()).hexdigest()[:12]
         return f"rockpack-buildbase-{self.build_base.replace('@', '-').replace('.', '')}-{digest}"
@@ -86,7 +100,7 @@ class ImageRecipe:
             "--mode=unshare",
             "--skip=output/dev",
             "-q",
-            f"--include={','.join(PACKAGES)}",
+            f"--include={','.join(self.packages)}",
             f"--components={self.components}",
         ]
         if self.keyring:
@@ -102,6 +116,12 @@ class RemoteImage:
     build_base: str
     remote: str
     version: str
+    snapd: bool = False  # boot its systemd, and have snapd
+
+    @property
+    def packages(self) -> tuple[str, ...]:
+        """What the base instance installs (an official image has systemd already)."""
+        return PACKAGES + (SNAPD_PACKAGES if self.snapd else ())
 
     @property
     def reference(self) -> str:
@@ -117,15 +137,20 @@ ImageSource = ImageRecipe | RemoteImage
 
 
 def image_source(
-    build_base: str, architecture: str, environ: Mapping[str, str] = os.environ
+    build_base: str,
+    architecture: str,
+    environ: Mapping[str, str] = os.environ,
+    *,
+    snapd: bool = False,
 ) -> ImageSource:
-    """Where the build-base's image comes from on this host."""
+    """Where the build-base's image comes from on this host (``snapd``: one with snapd)."""
     if build_base in DEBIAN_SUITES:
-        return ImageRecipe(build_base, DEBIAN_SUITES[build_base], architecture)
+        return ImageRecipe(build_base, DEBIAN_SUITES[build_base], architecture, snapd=snapd)
     if build_base in UBUNTU_SUITES:
         mirror = environ.get(UBUNTU_MIRROR_ENV, "").strip()
         if not mirror:
-            return RemoteImage(build_base, UBUNTU_REMOTE, build_base.partition("@")[2])
+            version = build_base.partition("@")[2]
+            return RemoteImage(build_base, UBUNTU_REMOTE, version, snapd=snapd)
         return ImageRecipe(
             build_base,
             UBUNTU_SUITES[build_base],
@@ -133,6 +158,7 @@ def image_source(
             mirror=mirror,
             keyring=str(UBUNTU_KEYRING),
             components="main,universe",
+            snapd=snapd,
         )
     raise ProviderError(
         f"Clean builds for build-base {build_base} are not available.",

@@ -178,6 +178,10 @@ class Lxc:
             "bind=instance",
         )
 
+    def add_device(self, name: str, device: str, kind: str, properties: dict[str, str]) -> None:
+        options = [f"{key}={value}" for key, value in sorted(properties.items())]
+        self.run("config", "device", "add", name, device, kind, *options)
+
     def exec(
         self,
         name: str,
