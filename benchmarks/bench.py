@@ -18,6 +18,14 @@ Per tree, interleaved (A B C ...) for --rounds rounds, reporting medians:
   tar+gzip-1        tar -cf - | gzip -1 | sha256sum   (zlib, one core)
   tar+pigz-1        tar -cf - | pigz -1 | sha256sum   (zlib, every core)
 Figures are wall seconds (median), the ratio to rockpack, peak RSS and output size.
+
+  pipeline  `rockpack pack` as a whole, interpreter start-up included: a no-op of
+          examples/ (nothing changed: decided from stat data), and a dump part of 100,000
+          small files from clean and with nothing changed; with the interpreter's floor.
+  push    layers by part against one layer: a 150 MB dependency part and a small app
+          part, packed and pushed to a local registry; then one line of the app changes
+          and the rock is packed and pushed again. Reports the layer digests that changed
+          and the bytes each push stored in the registry.
 Not part of the test suite.
 """
 
@@ -105,7 +113,8 @@ def big_tree(target: Path, count: int) -> None:
 
 
 class Registry:
-    def __init__(self, work: Path) -> None:
+    def __init__(self, work: Path, *, with_base: bool = True) -> None:
+        work.mkdir(parents=True, exist_ok=True)
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
@@ -120,14 +129,21 @@ class Registry:
             stderr=subprocess.DEVNULL,
         )
         time.sleep(1)
+        self.data = work / "data"
         layout = work / "base-layout"
+        self.layout = layout
+        if not with_base:
+            return
         sh(
             f"umoci init --layout {layout} && umoci new --image {layout}:bookworm && "
             f"umoci raw add-layer --image {layout}:bookworm {BASE_TAR} && "
             f"skopeo copy -q --dest-tls-verify=false oci:{layout}:bookworm "
             f"docker://127.0.0.1:{self.port}/library/debian:bookworm"
         )
-        self.layout = layout
+
+    def stored_bytes(self) -> int:
+        """Bytes of every blob the registry holds (each stored once, whatever pushed it)."""
+        return sum(p.stat().st_size for p in self.data.rglob("data") if p.is_file())
 
     def stop(self) -> None:
         self.process.terminate()
@@ -211,6 +227,94 @@ def run_case(
     return [(name, label, times[label], rss[label], sizes.get(label, 0)) for label in order]
 
 
+# -- layers by part: what a push sends after a one-line change ---------------------------
+
+LAYERED_PROJECT = """name: bench
+version: '1'
+summary: layers by part
+description: a 150 MB dependency part and a small app part
+base: bare
+build-base: debian@12
+platforms:
+  amd64:
+entrypoint-command: /opt/app/main.py
+parts:
+  deps:
+    plugin: dump
+    source: deps
+  app:
+    plugin: dump
+    source: app
+    after: [deps]
+"""
+
+
+def layered_project(directory: Path, deps_mb: int = 150) -> None:
+    """150 MB of incompressible libraries, and a 200-line app whose line 100 will change."""
+    libs = directory / "deps/opt/deps/lib"
+    libs.mkdir(parents=True)
+    for number in range(deps_mb):
+        (libs / f"lib{number:03d}.so").write_bytes(random.Random(number).randbytes(1 << 20))
+    app = directory / "app/opt/app"
+    app.mkdir(parents=True)
+    lines = [f"print('line {n}')" for n in range(200)]
+    lines[100] = "VERSION = 1"
+    (app / "main.py").write_text("#!/usr/bin/python3\n" + "\n".join(lines) + "\n")
+    (directory / "rockpack.yaml").write_text(LAYERED_PROJECT)
+
+
+def pack_and_push(
+    project: Path, layers: str, registry: Registry, tag: str, env: dict[str, str]
+) -> tuple[dict[str, str], float, int]:
+    """(layer digest -> origin, pack seconds, bytes the push added to the registry)."""
+    pack = [*ROCKPACK, "pack", "--destructive-mode", "--project-dir", str(project)]
+    seconds, _, _ = timed(" ".join([*pack, "--layers", layers]), env)
+    rock = project / "bench_1_amd64.rock"
+    manifest = json.loads(sh(f"skopeo inspect --raw oci-archive:{rock}").stdout)
+    before = registry.stored_bytes()
+    subprocess.run(
+        [*ROCKPACK, "push", str(rock), f"127.0.0.1:{registry.port}/bench/layers:{tag}"],
+        check=True,
+        capture_output=True,
+        env={**os.environ, **env},
+    )
+    origins = {
+        layer["digest"]: (layer.get("annotations") or {}).get("io.rockpack.layer.origin", "base")
+        for layer in manifest["layers"]
+    }
+    return origins, seconds, registry.stored_bytes() - before
+
+
+def push_case(work: Path, env: dict[str, str]) -> str:
+    """Layers by part against one layer, after a one-line change to the app."""
+    lines = [
+        "| layering | layers | layers changed by the edit | first push MB | second push "
+        "bytes | second pack s |",
+        "| --- | ---: | --- | ---: | ---: | ---: |",
+    ]
+    second_push = {}
+    for layers in ("part", "single"):
+        project = work / f"push-{layers}"
+        layered_project(project)
+        registry = Registry(work / f"push-registry-{layers}", with_base=False)
+        try:
+            digests, _, first = pack_and_push(project, layers, registry, "1", env)
+            main = project / "app/opt/app/main.py"
+            main.write_text(main.read_text().replace("VERSION = 1", "VERSION = 2"))
+            changed, seconds, second = pack_and_push(project, layers, registry, "2", env)
+        finally:
+            registry.stop()
+        moved = ", ".join(origin for digest, origin in changed.items() if digest not in digests)
+        second_push[layers] = second
+        lines.append(
+            f"| {layers} | {len(changed)} | {moved} | {first / 1e6:.1f} | {second:,} | "
+            f"{seconds:.2f} |"
+        )
+    share = second_push["part"] / second_push["single"]
+    lines.append(f"\nlayers by part push {share:.3%} of what one layer pushes after the edit")
+    return "\n".join(lines)
+
+
 def prime_to_rock(stderr: str) -> float:
     """The packing time rockpack logs at debug verbosity."""
     found = re.search(r"Prime dir to \.rock: ([0-9.]+) s", stderr)
@@ -236,12 +340,63 @@ def report(rows: list[tuple[str, str, list[float], int, int]]) -> str:
     return "\n".join(lines)
 
 
+# -- the whole pipeline: no-op packs and 100,000 small files ----------------------------
+
+
+def many_files_tree(target: Path, count: int = 100_000) -> None:
+    """``count`` files of a dozen bytes each, a thousand to a directory."""
+    for index in range(count):
+        directory = target / f"d{index // 1000:03d}"
+        if index % 1000 == 0:
+            directory.mkdir(parents=True)
+        (directory / f"f{index % 1000:04d}.txt").write_text(f"file {index}\n")
+
+
+def pipeline_case(work: Path, env: dict[str, str], rounds: int) -> str:
+    """`rockpack pack` as a whole: the interpreter floor, a no-op of examples/, and a
+    100,000-file dump part from clean and with nothing changed (medians, min-max)."""
+    example = work / "pipeline-example"
+    shutil.copytree(REPO / "examples", example)
+    many_files_tree(work / "pipeline-100k-tree")
+    files = make_project(work / "pipeline-100k", work / "pipeline-100k-tree", "bare")
+    pack = " ".join([*ROCKPACK, "pack", "--destructive-mode", "--project-dir"])
+    cases = {
+        "python -c pass (interpreter floor)": f"{ROCKPACK[0]} -c pass",
+        "import rockpack.cli": f"{ROCKPACK[0]} -c 'import rockpack.cli'",
+        "examples/: nothing changed": f"{pack} {example}",
+        "100k files: from clean": f"rm -rf {files}/.rockpack {files}/*.rock && {pack} {files}",
+        "100k files: nothing changed": f"{pack} {files}",
+    }
+    # a first pack, so that the no-op rounds find its fingerprint (same environment)
+    subprocess.run(
+        ["bash", "-c", f"{pack} {example}"],
+        check=True,
+        capture_output=True,
+        env={**os.environ, **env},
+    )
+    times: dict[str, list[float]] = {label: [] for label in cases}
+    rss: dict[str, int] = dict.fromkeys(cases, 0)
+    for _ in range(rounds):
+        for label, command in cases.items():
+            subprocess.run(["sync"], check=True)
+            seconds, peak, _ = timed(command, env)
+            times[label].append(seconds)
+            rss[label] = max(rss[label], peak)
+    lines = ["| case | median s | min-max s | peak RSS MB |", "| --- | ---: | ---: | ---: |"]
+    for label, samples in times.items():
+        lines.append(
+            f"| {label} | {statistics.median(samples):.2f} | "
+            f"{min(samples):.2f}-{max(samples):.2f} | {rss[label]} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="one big file, two rounds")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--work", type=Path, default=Path("/var/tmp/rockpack-bench"))
-    parser.add_argument("--trees", default="debian,small,big")
+    parser.add_argument("--trees", default="debian,small,big,push,pipeline")
     args = parser.parse_args()
     rounds = 2 if args.quick else args.rounds
     for tool in ("umoci", "skopeo", "pigz", "igzip", "docker-registry"):
@@ -253,6 +408,9 @@ def main() -> int:
     env = {"SOURCE_DATE_EPOCH": EPOCH, "XDG_CACHE_HOME": str(args.work / "cache")}
     rows = []
     wanted = args.trees.split(",")
+    pushed = push_case(args.work, env) if "push" in wanted else ""
+    pipeline = pipeline_case(args.work, env, rounds) if "pipeline" in wanted else ""
+    wanted = [name for name in wanted if name not in ("push", "pipeline")]
     registry = Registry(args.work) if "debian" in wanted else None
     try:
         for name in wanted:
@@ -276,8 +434,14 @@ def main() -> int:
         if registry:
             registry.stop()
     print(f"\nrounds: {rounds}, machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
-    print(report(rows))
-    (args.work / "results.json").write_text(json.dumps(rows))
+    if rows:
+        print(report(rows))
+    if pushed:
+        print(f"\npush after a one-line change to the app:\n{pushed}")
+    if pipeline:
+        print(f"\nthe whole pipeline (rockpack pack as a whole):\n{pipeline}")
+    results = {"rows": rows, "push": pushed, "pipeline": pipeline}
+    (args.work / "results.json").write_text(json.dumps(results))
     return 0
 
 

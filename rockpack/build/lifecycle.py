@@ -7,18 +7,36 @@ incrementally from craft-parts' own state in the work directory.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sysconfig
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from craft_cli import emit
-from craft_parts import Action, ActionType, LifecycleManager, PartsError, Step
+from craft_parts import (
+    Action,
+    ActionType,
+    LifecycleManager,
+    PartsError,
+    ProjectDirs,
+    ProjectInfo,
+    Step,
+    callbacks,
+)
+from craft_parts.errors import CallbackRegistrationError
+from craft_parts.parts import Part
+from craft_parts.state_manager import states
 
+from rockpack.build import craft_parts_patches
+from rockpack.build.chisel import CHISEL_SNAP, chisel_on_path
+from rockpack.build.providers import is_managed
+from rockpack.build.repositories import Applied, apply_repositories
 from rockpack.errors import LifecycleError
 from rockpack.project.model import Project
 from rockpack.project.parts import enable_features
@@ -63,6 +81,9 @@ class LifecycleResult:
     parts_dir: Path
     project_vars: dict[str, str]
     stage_package_dirs: dict[str, Path]
+    # Each part's primed paths (files and directories, relative to prime_dir), as
+    # craft-parts' prime states list them: which part a file's layer is. After prime only.
+    primed_by_part: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 class Lifecycle:
@@ -82,12 +103,16 @@ class Lifecycle:
         """``base_layer``: the extracted base and its digest, for the overlay step;
         ``extra_parts``: parts rockpack adds (the pebble part)."""
         enable_features()
+        craft_parts_patches.apply()  # step states written by libyaml: same bytes, faster
         _put_craftctl_on_path()
         self._project = project
         self._work_dir = work_dir
         self._project_dir = project_dir
+        self._part_names = [*project.parts, *(extra_parts or {})]
         # Declared even when unset: craft-parts lets adopt-info set only declared vars.
         project_vars = {key: getattr(project, key) or "" for key in ADOPTABLE_VARS}
+        # craft-parts appends the chisel snap to this very list when parts have slices.
+        self._extra_snaps: list[str] = []
         try:
             self._lcm = LifecycleManager(
                 {"parts": {**_parts_with_plugins(project.parts), **(extra_parts or {})}},
@@ -103,9 +128,15 @@ class Lifecycle:
                 base_layer_dir=base_layer[0] if base_layer else None,
                 base_layer_hash=base_layer[1].encode() if base_layer else None,
                 parallel_build_count=os.cpu_count() or 1,
+                extra_build_snaps=self._extra_snaps,
+                # Read back by the overlay callback (craft-parts passes unknown keywords on).
+                package_repositories=project.package_repositories or [],
+                rockpack_project_dir=project_dir,
             )
         except PartsError as err:
             raise _lifecycle_error(err) from err
+        if CHISEL_SNAP in self._extra_snaps and chisel_on_path():
+            self._extra_snaps.remove(CHISEL_SNAP)  # the chisel on PATH cuts the slices
 
     @property
     def prime_dir(self) -> Path:
@@ -117,6 +148,7 @@ class Lifecycle:
         target = STEPS[step_name]
         # craft-parts resolves local sources ("source: .") against the working directory.
         with _in_directory(self._project_dir):
+            self._apply_repositories()
             try:
                 actions = self._lcm.plan(target)
             except PartsError as err:
@@ -141,7 +173,29 @@ class Lifecycle:
                 for name, spec in self._project.parts.items()
                 if spec.get("stage-packages")
             },
+            primed_by_part=(
+                primed_paths(self._lcm.project_info.dirs, self._part_names)
+                if target == Step.PRIME
+                else {}
+            ),
         )
+
+    def _apply_repositories(self) -> None:
+        """package-repositories into the build system's apt sources, then fresh lists."""
+        data = self._project.package_repositories
+        if not data:
+            return
+        emit.progress("Applying package-repositories")
+        applied = apply_repositories(data, self._project_dir)
+        _report_applied(applied)
+        if applied.refresh_required:
+            emit.progress("Refreshing the package lists")
+            try:
+                self._lcm.refresh_packages_list()
+            except PartsError as err:
+                raise _lifecycle_error(err) from err
+        with suppress(CallbackRegistrationError):  # registered once per process
+            callbacks.register_configure_overlay(_overlay_repositories)
 
     def clean(self, part_names: list[str] | None = None) -> None:
         """Remove what the steps made, for some parts or all of them."""
@@ -167,6 +221,82 @@ class Lifecycle:
         emit.message("Opening a shell in the build environment; exit it to continue.")
         with emit.pause():
             subprocess.run(["bash", "-l"], cwd=self._work_dir, check=False)
+
+
+def primed_paths(dirs: ProjectDirs, part_names: list[str]) -> dict[str, frozenset[str]]:
+    """Each part's primed paths, from craft-parts' prime state of the part.
+
+    What the overlay step made is primed once for all parts (one shared migration
+    state); each such path goes to the last part whose overlay layer holds it.
+    """
+    parts = {name: Part(name, {}, project_dirs=dirs) for name in part_names}
+    primed = {
+        name: _state_paths(states.get_step_state_path(part, Step.PRIME))
+        for name, part in parts.items()
+    }
+    overlay_state = states.get_overlay_migration_state_path(dirs.overlay_dir, Step.PRIME)
+    for path in sorted(_state_paths(overlay_state)):
+        owner = next((n for n, p in reversed(parts.items()) if _in_layer(p, Path(path))), None)
+        if owner is not None:
+            primed[owner].add(path)
+    return {name: frozenset(paths) for name, paths in primed.items()}
+
+
+# craft-parts writes a name that is not UTF-8 as a lone surrogate, "\uDCE9", which YAML
+# will not read back: carry it through a private-use character instead.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][cC]([0-9a-fA-F]{2})")
+_FROM_PRIVATE = {0xFDC00 + low: 0xDC00 + low for low in range(256)}
+# libyaml's loader: a state lists every primed file, and the pure-Python one is slow.
+_STATE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _state_paths(state_file: Path) -> set[str]:
+    """The files and directories a craft-parts step (or migration) state lists."""
+    try:
+        text = state_file.read_text(encoding="utf-8", errors="surrogateescape")
+    except FileNotFoundError:
+        return set()
+    text, escaped = _SURROGATE_ESCAPE.subn(lambda m: "\\U000FDC" + m.group(1), text)
+    try:
+        state = yaml.load(text, Loader=_STATE_LOADER)
+    except yaml.YAMLError:
+        state = None
+    if not isinstance(state, dict):
+        emit.debug(f"Cannot read {state_file}: its files go to no part's layer")
+        return set()
+    found = {str(path) for key in ("files", "directories") for path in state.get(key) or ()}
+    return {path.translate(_FROM_PRIVATE) for path in found} if escaped else found
+
+
+def _in_layer(part: Part, path: Path) -> bool:
+    """Whether the part's overlay layer made ``path`` (an OCI whiteout names the deletion)."""
+    name = path.name
+    if name == ".wh..wh..opq":
+        return (part.part_layer_dir / path.parent).is_dir()
+    if name.startswith(".wh."):
+        hidden = part.part_layer_dir / path.parent / name[len(".wh.") :]
+        return os.path.lexists(hidden) or os.path.lexists(part.part_layer_dir / path)
+    return os.path.lexists(part.part_layer_dir / path)
+
+
+def _report_applied(applied: Applied) -> None:
+    if is_managed():
+        emit.debug(f"Applied package-repositories: {', '.join(map(str, applied.changed))}")
+    elif applied.changed:
+        emit.message(
+            "Changed this host's apt configuration for the package-repositories (the "
+            "change stays after the build; delete these files to undo it): "
+            + ", ".join(map(str, applied.changed))
+        )
+    else:
+        emit.progress("This host's apt configuration has the package-repositories already")
+
+
+def _overlay_repositories(overlay_dir: Path, project_info: ProjectInfo) -> None:
+    """The overlay's own apt (overlay-packages) gets the repositories too, as in Rockcraft."""
+    data = getattr(project_info, "package_repositories", None)
+    if data:
+        apply_repositories(data, Path(project_info.rockpack_project_dir), root=overlay_dir)
 
 
 def _put_craftctl_on_path() -> None:
