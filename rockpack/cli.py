@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
 from craft_cli import (
     ArgumentParsingError,
     BaseCommand,
@@ -93,6 +92,13 @@ class _LifecycleCommand(BaseCommand):
             action="store_true",
             help="Resolve the base image's tag again instead of using the pinned digest",
         )
+        parser.add_argument(
+            "--apply-package-repositories",
+            action="store_true",
+            help="With --destructive-mode, add the project's package-repositories to this "
+            "host's apt sources, where they stay (also ROCKPACK_APPLY_PACKAGE_REPOSITORIES=1); "
+            "clean builds always apply them inside the instance",
+        )
 
     def _options(self, parsed: argparse.Namespace) -> Any:
         from rockpack.pack import BuildOptions
@@ -106,6 +112,7 @@ class _LifecycleCommand(BaseCommand):
                 shell=parsed.shell, shell_after=parsed.shell_after, debug=parsed.debug
             ),
             refresh_base=parsed.refresh_base,
+            apply_repositories=parsed.apply_package_repositories,
         )
 
     def run(self, parsed_args: argparse.Namespace) -> int:
@@ -142,11 +149,11 @@ def _clean_build(
     command: _LifecycleCommand,
     parsed: argparse.Namespace,
     output: Path | None = None,
-) -> None:
+) -> list[Path]:
     from rockpack.build.source_date import project_source_date
     from rockpack.lxd.clean_build import CleanBuild, run_clean_build
 
-    run_clean_build(
+    return run_clean_build(
         CleanBuild(
             loaded=loaded,
             command=command.name,
@@ -188,49 +195,170 @@ class PackCommand(_LifecycleCommand):
             "3-9 zlib, plain 'gzip' is 6) or zstd[:1-19] (zstd:3); zstd needs containerd "
             "1.5+, podman or docker 23+ to run",
         )
+        from rockpack.project.layering import DEFAULT_BUDGET
+
+        parser.add_argument(
+            "--layers",
+            help="How the rock's files become layers, instead of the project's 'layering': "
+            f"'part' (a layer per part, at most {DEFAULT_BUDGET}), 'part:N' or 'N' (at most "
+            "N), or 'single' (one layer, as Rockcraft)",
+        )
+        parser.add_argument(
+            "--no-attestations",
+            action="store_true",
+            help="Leave out the SBOM and the provenance (in /.rock/ and as artifacts), "
+            "whatever the project's 'attestations' says",
+        )
+        parser.add_argument(
+            "--index",
+            action="store_true",
+            help="Also write <name>_<version>.rock: one multi-platform rock holding an image "
+            "index of every platform's image (push it with 'rockpack push')",
+        )
 
     def run(self, parsed_args: argparse.Namespace) -> int:
         from dataclasses import replace
 
         from rockpack.oci.compress import parse_compression
         from rockpack.pack import pack
+        from rockpack.project.layering import with_layers_flag
 
         output = parsed_args.output.resolve() if parsed_args.output else None
         compression = parse_compression(parsed_args.compression)
-        loaded = _load(parsed_args)
-        if _in_clean_instance(parsed_args):
+        loaded = with_layers_flag(_load(parsed_args), parsed_args.layers)
+        if parsed_args.no_attestations:
+            from rockpack.project.attestations import without_attestations
+
+            loaded = without_attestations(loaded)
+        index_dir = _index_directory(output, loaded) if parsed_args.index else None
+        rocks = (
             _clean_build(loaded, self, parsed_args, output=output)
-            return 0
-        pack(loaded, replace(self._options(parsed_args), compression=compression), output)
+            if _in_clean_instance(parsed_args)
+            else pack(loaded, replace(self._options(parsed_args), compression=compression), output)
+        )
+        if index_dir is not None:
+            from rockpack.publish import write_index
+
+            index = write_index(rocks, index_dir, loaded.project.name)
+            emit.message(f"Packed {index}, an index of {len(rocks)} platforms' images.")
         return 0
 
     def inner_arguments(self, parsed: argparse.Namespace) -> list[str]:
-        return [*super().inner_arguments(parsed), "--compression", parsed.compression]
+        layers = ["--layers", parsed.layers] if parsed.layers else []
+        layers += ["--no-attestations"] if parsed.no_attestations else []
+        return [*super().inner_arguments(parsed), "--compression", parsed.compression, *layers]
+
+
+def _index_directory(output: Path | None, loaded: LoadedProject) -> Path:
+    """Where --index writes its rock (checked before anything is built)."""
+    from rockpack.publish import index_directory
+
+    return index_directory(output, loaded.project_dir)
+
+
+class InspectCommand(BaseCommand):
+    name = "inspect"
+    help_msg = "Show a rock's layers, what each holds and the bytes it wastes"
+    overview = (
+        "Show ROCK's config in brief and its layers: size, compressed size, what each "
+        "holds (a part, generated files, the base), files a later layer overwrites, "
+        "duplicates or removes (wasted bytes), and what pruning against the base saved."
+    )
+
+    def fill_parser(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("rock", type=Path, help="The .rock file")
+        parser.add_argument(
+            "--format", choices=("text", "json"), default="text", help="text or json"
+        )
+        parser.add_argument(
+            "--sbom", action="store_true", help="Summarise the rock's SBOM instead of its layers"
+        )
+
+    def run(self, parsed_args: argparse.Namespace) -> int:
+        from rockpack.oci.inspect_report import render_inspection
+
+        if parsed_args.sbom:
+            from rockpack.image.sbom.summary import render_sbom_summary
+
+            emit.message(render_sbom_summary(parsed_args.rock, parsed_args.format))
+            return 0
+        emit.message(render_inspection(parsed_args.rock, parsed_args.format))
+        return 0
+
+
+class SbomCommand(BaseCommand):
+    name = "sbom"
+    help_msg = "Write a rock's SBOM (SPDX 2.3 JSON)"
+    overview = (
+        "Write the SPDX 2.3 JSON SBOM packed in ROCK (its base's and its parts' packages, "
+        "with versions, licences and purls) to stdout, or to --output."
+    )
+
+    def fill_parser(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("rock", type=Path, help="The .rock file")
+        parser.add_argument(
+            "-o", "--output", type=Path, help="File (or directory) to write the SBOM to"
+        )
+
+    def run(self, parsed_args: argparse.Namespace) -> int:
+        from rockpack.image.sbom.summary import write_sbom
+
+        emit.message(write_sbom(parsed_args.rock, parsed_args.output))
+        return 0
 
 
 class PushCommand(BaseCommand):
     name = "push"
     common = True
-    help_msg = "Push a rock to a registry"
+    help_msg = "Push a rock (or several, under one index) to a registry"
     overview = (
         "Push ROCK to REFERENCE (registry/repository[:tag]; the tag defaults to the rock's "
-        "version) over the distribution API, without a daemon. Blobs the registry has are "
-        "skipped. Credentials come from podman's or docker's auth files."
+        "version) over the distribution API, without a daemon. Given several rocks, or a "
+        "multi-platform one (pack --index), every image is pushed by digest and an index of "
+        "them under the tag. Blobs the registry has are skipped. Credentials come from "
+        "podman's or docker's auth files."
     )
 
     def fill_parser(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("rock", type=Path, help="The .rock file")
+        parser.add_argument("rocks", type=Path, nargs="+", metavar="rock", help="The .rock file(s)")
         parser.add_argument("reference", help="Where to push, e.g. ghcr.io/me/app:1.0")
 
     def run(self, parsed_args: argparse.Namespace) -> int:
-        from rockpack.publish import push
+        from rockpack.publish import push_rocks
 
-        report = push(parsed_args.rock, parsed_args.reference)
+        report = push_rocks(parsed_args.rocks, parsed_args.reference)
         emit.message(
-            f"Pushed {parsed_args.reference} ({report.digest}): {report.uploaded} blobs "
+            f"Pushed {report.reference}: {report.uploaded} blobs "
             f"uploaded ({report.uploaded_bytes / 1_000_000:.1f} MB), {report.present} already "
             f"there, {report.mounted} mounted."
+            + (f" An index of: {'; '.join(report.images)}." if report.images else "")
         )
+        return 0
+
+
+class IndexCommand(BaseCommand):
+    name = "index"
+    help_msg = "Push a multi-platform index of images already in a registry"
+    overview = (
+        "Make an image index of the SOURCE images, each a manifest already in REFERENCE's "
+        "registry (registry/repository@sha256:... or :tag, or just sha256:... in "
+        "REFERENCE's repository; an index gives all its images), and push it as REFERENCE "
+        "(registry/repository:tag). Only manifests and image configs are read: no layer is "
+        "pulled. Images of another repository are linked in by blob mounts. This is how "
+        "builders on several machines make one multi-architecture image."
+    )
+
+    def fill_parser(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("reference", help="Where to push the index, e.g. ghcr.io/me/app:1.0")
+        parser.add_argument(
+            "sources", nargs="+", metavar="source", help="An image in that registry, by digest"
+        )
+
+    def run(self, parsed_args: argparse.Namespace) -> int:
+        from rockpack.publish import assemble_index
+
+        report = assemble_index(parsed_args.reference, parsed_args.sources)
+        emit.message(f"Pushed {report.reference}, an index of: {'; '.join(report.images)}.")
         return 0
 
 
@@ -295,12 +423,21 @@ class InitCommand(BaseCommand):
     def fill_parser(self, parser: argparse.ArgumentParser) -> None:
         _add_project_dir(parser)
         parser.add_argument("--name", help="The rock's name (default: the directory's name)")
+        from rockpack.build.starter import PROFILES
+
+        parser.add_argument(
+            "--profile",
+            default="simple",
+            choices=PROFILES,
+            help="What to start: 'simple' (a busybox rock) or a 12-factor app extension",
+        )
 
     def run(self, parsed_args: argparse.Namespace) -> int:
-        from rockpack.build.starter import write_starter_project
+        from rockpack.build.starter import init_project
 
-        path = write_starter_project(parsed_args.project_dir.resolve(), parsed_args.name)
-        emit.message(f"Created {path}.")
+        project_dir = parsed_args.project_dir.resolve()
+        for line in init_project(project_dir, parsed_args.name, parsed_args.profile):
+            emit.message(line)
         return 0
 
 
@@ -314,7 +451,21 @@ class ExpandExtensionsCommand(BaseCommand):
 
     def run(self, parsed_args: argparse.Namespace) -> int:
         loaded = _load(parsed_args)
-        emit.message(yaml.safe_dump(loaded.project.marshal(), sort_keys=False).rstrip())
+        from rockpack.project.extensions import project_yaml
+
+        emit.message(project_yaml(loaded.project.marshal()))
+        return 0
+
+
+class ListExtensionsCommand(BaseCommand):
+    name = "list-extensions"
+    help_msg = "List the extensions rockpack provides"
+    overview = "List each extension, the bases it supports and its status there."
+
+    def run(self, parsed_args: argparse.Namespace) -> int:
+        from rockpack.project.extensions import extension_table
+
+        emit.message(extension_table())
         return 0
 
 
@@ -333,8 +484,10 @@ VERSION_FLAG = GlobalArgument(
 )
 COMMAND_GROUPS = [
     CommandGroup("Lifecycle", [*(_step_command(s) for s in STEPS), PackCommand, CleanCommand]),
-    CommandGroup("Project", [InitCommand, ExpandExtensionsCommand]),
-    CommandGroup("Publishing", [PushCommand, LoadCommand]),
+    CommandGroup("Project", [InitCommand, ExpandExtensionsCommand, ListExtensionsCommand]),
+    CommandGroup(
+        "Publishing", [PushCommand, IndexCommand, LoadCommand, InspectCommand, SbomCommand]
+    ),
     CommandGroup("Other", [VersionCommand]),
 ]
 

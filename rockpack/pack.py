@@ -13,7 +13,7 @@ part runs, so a project that cannot be packed fails in seconds, not after a buil
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,9 @@ from craft_cli import emit
 from rockpack.base.index import base_index
 from rockpack.base.resolve import BaseImage, obtain_base
 from rockpack.base.rootfs import extracted_base
+from rockpack.build.environment import check_build_environment, check_snaps_installable
+from rockpack.build.fingerprint import skip_when_unchanged
+from rockpack.build.foreign import by_architecture, check_built_for
 from rockpack.build.lifecycle import Lifecycle, LifecycleResult, ShellOptions
 from rockpack.build.package_modes import stage_package_overrides
 from rockpack.build.providers import (
@@ -30,7 +33,7 @@ from rockpack.build.providers import (
     require_destructive_mode,
 )
 from rockpack.build.source_date import project_source_date
-from rockpack.build.targets import BuildTarget, build_targets
+from rockpack.build.targets import BuildTarget, build_targets, check_foreign_targets
 from rockpack.build.workspace import (
     Workspace,
     base_rootfs_dir,
@@ -40,24 +43,35 @@ from rockpack.build.workspace import (
     user_cache_dir,
 )
 from rockpack.errors import PackError
+from rockpack.image.attestations import COMMENT as ATTESTATION_COMMENT
+from rockpack.image.attestations import (
+    AttestationRequest,
+    attestation_documents,
+    attestation_entries,
+)
 from rockpack.image.generated import generated_entries, merge_entries
 from rockpack.image.spec import RockInfo, image_spec, metadata_entries, needs_pebble, rfc3339
 from rockpack.layer.content_digests import DigestCache
-from rockpack.layer.place import place_on_base
+from rockpack.layer.place import Placement, place_on_base
+from rockpack.layer.plan import LayerPlan, LayerSources, split_into_layers
 from rockpack.layer.scan import ScanOptions, default_owner_map, scan_tree
+from rockpack.layer.volatile import without_volatile
 from rockpack.oci.archive import write_oci_archive
+from rockpack.oci.artifacts import ATTESTATION_ORIGIN
 from rockpack.oci.blobs import BlobStore
 from rockpack.oci.compress import DEFAULT as DEFAULT_COMPRESSION
 from rockpack.oci.compress import Compression
-from rockpack.oci.entries import Entry
 from rockpack.oci.image import index_json, referenced_blobs, write_image
+from rockpack.oci.inspect_rock import ORIGIN_ANNOTATION
 from rockpack.oci.layer import Layer, write_layer
-from rockpack.oci.layer_cache import cached_write_layer
+from rockpack.oci.layer_cache import LayerRequest, cached_write_layers
 from rockpack.pebble.part import PART_NAME as PEBBLE_PART
 from rockpack.pebble.part import check_user_part, pebble_part
-from rockpack.project.model import LoadedProject, Project
+from rockpack.pebble.source import provide_pebble
+from rockpack.project.layering import effective_layering
+from rockpack.project.model import LoadedProject, Project, validate_version
 from rockpack.project.parts import has_overlay
-from rockpack.project.repositories import refuse_unapplied
+from rockpack.project.repositories import apply_on_host_requested
 
 __all__ = ["BuildOptions", "BuildTarget", "build_targets", "pack", "run_lifecycle"]
 
@@ -71,6 +85,8 @@ class BuildOptions:
     shell: ShellOptions = field(default_factory=ShellOptions)
     refresh_base: bool = False  # resolve the base's tag again instead of using the pin
     compression: Compression = DEFAULT_COMPRESSION
+    # --apply-package-repositories: a destructive build may change this host's apt sources
+    apply_repositories: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,19 +98,37 @@ class Plan:
     injected: dict[str, dict[str, dict[str, Any]]]  # platform -> extra parts
 
 
+@skip_when_unchanged  # nothing changed since the last pack: its .rock files, at once
 def pack(loaded: LoadedProject, options: BuildOptions, output: Path | None) -> list[Path]:
-    """Build and pack every selected platform; return the .rock files written."""
-    plan = plan_build(loaded, options)
-    with project_lock(plan.workspace):
+    """Build and pack every selected platform; return the .rock files written.
+
+    Each architecture is planned apart, a foreign one from the project with its
+    stage-packages named for it; every build is checked for its architecture before any
+    rock is packed.
+    """
+    selected = build_targets(loaded.project, platform=options.platform, build_for=options.build_for)
+    groups = [
+        (variant, plan_build(variant, replace(options, build_for=arch)))
+        for arch, variant in by_architecture(loaded, [t.build_for for t in selected])
+    ]
+    with project_lock(groups[0][1].workspace):
         bases = {
-            t.platform: obtain_target_base(loaded.project, t, options, plan) for t in plan.targets
+            t.platform: obtain_target_base(loaded.project, t, options, plan)
+            for _, plan in groups
+            for t in plan.targets
         }
-        results = build_parts(loaded, "prime", options, plan, bases)
-        return [
-            pack_rock(
-                loaded, target, result, options, plan.workspace, output, bases[target.platform]
+        built = [
+            (variant, plan.workspace, target, result)
+            for variant, plan in groups
+            for target, result in build_parts(variant, "prime", options, plan, bases)
+        ]
+        for _, _, target, result in built:
+            check_built_for(
+                target.platform, target.build_for, result.prime_dir, result.stage_package_dirs
             )
-            for target, result in results
+        return [
+            pack_rock(variant, target, result, options, workspace, output, bases[target.platform])
+            for variant, workspace, target, result in built
         ]
 
 
@@ -120,19 +154,24 @@ def plan_build(loaded: LoadedProject, options: BuildOptions) -> Plan:
     project = loaded.project
     require_destructive_mode(options.destructive_mode)
     check_host_matches(project.effective_build_base)
-    refuse_unapplied(project.package_repositories)
+    check_build_environment(
+        loaded, apply_on_host=apply_on_host_requested(options.apply_repositories)
+    )
     targets = build_targets(project, platform=options.platform, build_for=options.build_for)
+    check_foreign_targets(project, targets)
     injected = {t.platform: injected_parts(project, t.build_for) for t in targets}
     return Plan(Workspace(loaded.project_dir), targets, injected)
 
 
 def injected_parts(project: Project, build_for: str) -> dict[str, dict[str, Any]]:
-    """Parts rockpack adds to the project's: the pebble part, when the rock runs Pebble."""
+    """Parts rockpack adds to the project's: the pebble part, when the rock runs Pebble.
+
+    Its binary is obtained (cache, or one download) and checked here, before any part runs.
+    """
     if not needs_pebble(project) or project.pebble == "project":
         return {}  # no Pebble, or the project's own 'pebble' part provides it
-    part = pebble_part(build_for)
-    check_user_part(project.parts, part)
-    return {PEBBLE_PART: part}
+    check_user_part(project.parts)
+    return {PEBBLE_PART: pebble_part(provide_pebble(build_for))}
 
 
 # 2. build
@@ -166,6 +205,7 @@ def build_parts(
     """Run craft-parts up to ``step`` for each target."""
     project = loaded.project
     uses_overlay = any(has_overlay(p) for p in project.parts.values())
+    check_snaps_installable(loaded)  # the snap store, asked once, before any part runs
     results = []
     for target in plan.targets:
         base = bases.get(target.platform)
@@ -202,10 +242,15 @@ def pack_rock(
     destination = rock_destination(output, loaded.project_dir, info)
     emit.progress("Creating the rock's layers")
     cache = BlobStore(shared_blob_root())
-    entries = layer_entries(loaded.project, result, base, cache, workspace, target, epoch)
+    layer_plan = layer_entries(loaded.project, result, base, cache, workspace, target, epoch)
     store = BlobStore(workspace.blob_root)
-    layers = write_layers(entries, info, base, store, options, workspace, target, epoch)
-    spec = image_spec(info, ["parts: " + ", ".join(sorted(loaded.project.parts)), "rock metadata"])
+    layers = write_layers(layer_plan, info, base, store, options, workspace, target, epoch)
+    comments = [*layer_plan.comments, "rock metadata"]
+    layers, comments = attestations(
+        loaded, info, result, base, layers, comments, store, options, epoch
+    )
+    spec = image_spec(info, comments)
+    spec = replace(spec, annotations={**spec.annotations, **layer_plan.annotations})
     manifest = write_image(store, spec, layers)
     emit.progress(f"Writing {destination.name}")
     write_oci_archive(
@@ -240,6 +285,8 @@ def rock_info(
             if project.adopt_info
             else "Set 'version' in the project file.",
         )
+    if not project.version:  # set by a scriptlet: it names the .rock file, so check it here
+        validate_version(version, f"part '{project.adopt_info}' (craftctl set version)")
     # SOURCE_DATE_EPOCH, or the project's own source date: never the clock.
     epoch = options.epoch if options.epoch is not None else project_source_date(loaded.project_dir)
     info = RockInfo(
@@ -264,31 +311,34 @@ def layer_entries(
     workspace: Workspace,
     target: BuildTarget,
     epoch: int,
-) -> list[Entry]:
-    """The prime dir and rockpack's generated files as entries placed on the base."""
+) -> LayerPlan:
+    """The prime dir and rockpack's generated files placed on the base, split into layers."""
     check_own_pebble(project, result.prime_dir)
     overrides = stage_package_overrides(result.stage_package_dirs.values())
     entries = scan_tree(
         result.prime_dir,
         ScanOptions(epoch=epoch, owner_map=default_owner_map(), overrides=overrides),
     )
+    if any(has_overlay(part) for part in project.parts.values()):
+        entries = without_volatile(entries)  # apt's logs and caches from the overlay step
     base_files = base_index(base, cache, base_view_dir()) if base is not None else {}
     generated = generated_entries(
         project, base, cache, base_files, entries, result.prime_dir, epoch, epoch
     )
     entries = merge_entries(entries, generated)
-    if base is None:
-        return entries
-    digests = DigestCache(workspace.digest_cache(target.platform))
-    placement = place_on_base(entries, base_files, digests.digest)
-    digests.save()
-    emit.progress(
-        f"Pruned {placement.pruned_files} files ({_megabytes(placement.pruned_bytes)}) and "
-        f"{placement.pruned_dirs} directories the base already has; "
-        f"{placement.redirected} paths follow the base's symlinks",
-        permanent=True,
-    )
-    return placement.entries
+    placement = Placement(entries)
+    if base is not None:
+        digests = DigestCache(workspace.digest_cache(target.platform))
+        placement = place_on_base(entries, base_files, digests.digest)
+        digests.save()
+        emit.progress(
+            f"Pruned {placement.pruned_files} files ({_megabytes(placement.pruned_bytes)}) and "
+            f"{placement.pruned_dirs} directories the base already has; "
+            f"{placement.redirected} paths follow the base's symlinks",
+            permanent=True,
+        )
+    sources = LayerSources(entries, generated, result.primed_by_part, project.parts, base_files)
+    return split_into_layers(placement, effective_layering(project.layering), sources)
 
 
 def check_own_pebble(project: Project, prime_dir: Path) -> None:
@@ -306,7 +356,7 @@ def check_own_pebble(project: Project, prime_dir: Path) -> None:
 
 
 def write_layers(
-    entries: list[Entry],
+    layer_plan: LayerPlan,
     info: RockInfo,
     base: BaseImage | None,
     store: BlobStore,
@@ -315,7 +365,7 @@ def write_layers(
     target: BuildTarget,
     epoch: int,
 ) -> list[Layer]:
-    """The base's layers unchanged, then the parts' layer and the metadata layer."""
+    """The base's layers unchanged, then the plan's layers and the metadata layer."""
     base_layers = (
         [
             Layer(descriptor=descriptor, diff_id=diff_id)
@@ -324,14 +374,58 @@ def write_layers(
         if base is not None
         else []
     )
-    parts_layer, reused = cached_write_layer(
-        entries, store, options.compression, workspace.layer_cache(target.platform)
+    requests = [LayerRequest(group.entries, group.annotations) for group in layer_plan.groups]
+    metadata = ((ORIGIN_ANNOTATION, "metadata"),)
+    requests.append(LayerRequest(metadata_entries(info, epoch), metadata))
+    written = cached_write_layers(
+        requests, store, options.compression, workspace.layer_cache(target.platform)
     )
-    if reused:
-        emit.debug("The prime directory is unchanged: reusing its layer")
-    emit.debug(f"Parts layer {parts_layer.descriptor.digest}: {len(entries)} entries")
-    meta_layer = write_layer(metadata_entries(info, epoch), store, compression=options.compression)
-    return [*base_layers, parts_layer, meta_layer]
+    for (layer, reused), comment in zip(
+        written, [*layer_plan.comments, "rock metadata"], strict=True
+    ):
+        state = "unchanged, reused" if reused else "written"
+        emit.debug(f"Layer {layer.descriptor.digest[:19]} ({comment}): {state}")
+    return [*base_layers, *(layer for layer, _ in written)]
+
+
+def attestations(
+    loaded: LoadedProject,
+    info: RockInfo,
+    result: LifecycleResult,
+    base: BaseImage | None,
+    layers: list[Layer],
+    comments: list[str],
+    store: BlobStore,
+    options: BuildOptions,
+    epoch: int,
+) -> tuple[list[Layer], list[str]]:
+    """The rock's SBOM and SLSA provenance (unless the project turns them off), in a layer
+    of their own under the metadata layer, which stays on top; ``comments`` likewise."""
+    wanted = loaded.project.attestations
+    if wanted is not None and not (wanted.sbom or wanted.provenance):
+        return layers, comments
+    emit.progress("Writing the rock's SBOM and provenance")
+    compression = options.compression
+    request = AttestationRequest(
+        info=info,
+        project_dir=loaded.project_dir,
+        project_file=loaded.path,
+        result=result,
+        base=base,
+        cache=BlobStore(shared_blob_root()),
+        layers=[
+            (dict(la.descriptor.annotations).get(ORIGIN_ANNOTATION, "base"), la.diff_id)
+            for la in layers
+        ],
+        compression=f"{compression.algorithm}:{compression.level}",
+        build_mode="lxd" if is_managed() else "destructive",
+        epoch=epoch,
+    )
+    entries = attestation_entries(attestation_documents(request), epoch)
+    written = write_layer(entries, store, compression=compression)
+    annotations = ((ORIGIN_ANNOTATION, ATTESTATION_ORIGIN),)
+    layer = Layer(replace(written.descriptor, annotations=annotations), written.diff_id)
+    return [*layers[:-1], layer, layers[-1]], [*comments[:-1], ATTESTATION_COMMENT, comments[-1]]
 
 
 # 5. rock

@@ -18,6 +18,7 @@ from rockpack.image.run_user import run_user_of
 from rockpack.oci.entries import Entry, Kind
 from rockpack.oci.image import HistoryItem, ImageSpec, RuntimeConfig
 from rockpack.pebble.layer import pebble_entrypoint
+from rockpack.pebble.source import provided_pebble
 from rockpack.project import services as pebble
 from rockpack.project.architectures import DEB_TO_OCI
 from rockpack.project.model import Project
@@ -138,7 +139,7 @@ def _base_history(base: BaseImage | None) -> list[HistoryItem]:
 def metadata_yaml(info: RockInfo) -> bytes:
     """Contents of /.rock/metadata.yaml."""
     project = info.project
-    document = {
+    document: dict[str, object] = {
         "name": project.name,
         "title": project.effective_title,
         "version": info.version,
@@ -150,7 +151,24 @@ def metadata_yaml(info: RockInfo) -> bytes:
         "architecture": info.build_for,
         "rockpack-version": __version__,
     }
+    pebble_facts = pebble_metadata(info)
+    if pebble_facts:
+        document["pebble"] = pebble_facts
     return yaml.safe_dump(document, sort_keys=True).encode()
+
+
+def pebble_metadata(info: RockInfo) -> dict[str, str] | None:
+    """Version and sha256 of the Pebble rockpack put in the rock (sha256 of /usr/bin/pebble;
+    archive-sha256 of the release archive it came from). None when the rock runs no Pebble
+    or its own part provides it, or when no Pebble was provided in this run."""
+    project = info.project
+    provided = provided_pebble(info.build_for)
+    if provided is None or not needs_pebble(project) or project.pebble == "project":
+        return None
+    facts = {"version": provided.version, "sha256": provided.sha256}
+    if provided.archive_sha256:
+        facts["archive-sha256"] = provided.archive_sha256
+    return facts
 
 
 def metadata_entries(info: RockInfo, mtime: int) -> list[Entry]:

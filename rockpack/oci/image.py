@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from rockpack.oci.blobs import BlobStore, Descriptor
+from rockpack.oci.documents import (
+    MalformedDocumentError,
+    check_digest,
+    field_dict,
+    field_list,
+    field_strings,
+    parse_object,
+)
 from rockpack.oci.layer import Layer
 
 MEDIA_TYPE_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -17,21 +26,72 @@ REF_NAME = "org.opencontainers.image.ref.name"
 
 
 class ManifestView:
-    """The config and layers of an image manifest held as its exact bytes (``raw``)."""
+    """The config and layers of an image manifest held as its exact bytes (``raw``).
+
+    The document is checked on first use: a manifest that is not JSON, or whose
+    descriptors are malformed, is a ``MalformedDocumentError`` naming ``label``.
+    """
 
     raw: bytes
 
     @property
+    def label(self) -> str:
+        return "the image manifest"
+
+    @property
     def document(self) -> dict[str, Any]:
-        return dict(json.loads(self.raw))
+        return self._parsed[0]
 
     @property
     def config(self) -> Descriptor:
-        return Descriptor.from_json(self.document["config"])
+        return self._parsed[1]
 
     @property
     def layers(self) -> list[Descriptor]:
-        return [Descriptor.from_json(layer) for layer in self.document.get("layers", [])]
+        return list(self._parsed[2])
+
+    @cached_property
+    def _parsed(self) -> tuple[dict[str, Any], Descriptor, list[Descriptor]]:
+        document = parse_object(self.raw, self.label)
+        config, layers = manifest_blobs(document, self.label)
+        return document, config, layers
+
+
+def manifest_blobs(document: dict[str, Any], what: str) -> tuple[Descriptor, list[Descriptor]]:
+    """An image manifest's config and layer descriptors, each checked."""
+    if document.get("schemaVersion") != 2:
+        raise MalformedDocumentError(what, "its schemaVersion is not 2")
+    if "config" not in document:
+        raise MalformedDocumentError(what, "it has no config descriptor")
+    config = Descriptor.from_json(document["config"], f"{what}, its config descriptor")
+    layers = [
+        Descriptor.from_json(layer, f"{what}, layer {number}")
+        for number, layer in enumerate(field_list(document, "layers", what), start=1)
+    ]
+    return config, layers
+
+
+def check_config(config: dict[str, Any], layers: int, what: str) -> list[str]:
+    """Check what rockpack reads of an image config; return its diff_ids.
+
+    rootfs.diff_ids must list one digest per layer; config.Env strings, config.Labels
+    an object of strings, history a list of objects.
+    """
+    rootfs = field_dict(config, "rootfs", what)
+    diff_ids = field_list(rootfs, "diff_ids", f"{what}, its rootfs", required=True)
+    for diff_id in diff_ids:
+        check_digest(diff_id if isinstance(diff_id, str) else repr(diff_id), f"{what}, diff_ids")
+    if len(diff_ids) != layers:
+        raise MalformedDocumentError(
+            what, f"it lists {len(diff_ids)} diff_ids for an image of {layers} layers"
+        )
+    runtime = field_dict(config, "config", what)
+    if not all(isinstance(item, str) for item in field_list(runtime, "Env", f"{what}, config")):
+        raise MalformedDocumentError(what, "config.Env holds items that are not strings")
+    field_strings(runtime, "Labels", f"{what}, config")
+    if not all(isinstance(item, dict) for item in field_list(config, "history", what)):
+        raise MalformedDocumentError(what, "history holds items that are not objects")
+    return [str(diff_id) for diff_id in diff_ids]
 
 
 def canonical_json(document: Any) -> bytes:
@@ -144,7 +204,7 @@ def index_json(manifests: list[tuple[Descriptor, str]]) -> bytes:
 
 def referenced_blobs(store: BlobStore, manifest: Descriptor) -> list[Descriptor]:
     """The manifest, its config and its layers: every blob an archive of it must hold."""
-    document = json.loads(store.read_bytes(manifest.digest))
-    blobs = [manifest, Descriptor.from_json(document["config"])]
-    blobs += [Descriptor.from_json(layer) for layer in document["layers"]]
-    return blobs
+    what = f"manifest {manifest.digest}"
+    raw = store.read_bytes(manifest.digest, manifest.size)
+    config, layers = manifest_blobs(parse_object(raw, what), what)
+    return [manifest, config, *layers]

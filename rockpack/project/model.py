@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
@@ -13,19 +11,32 @@ from license_expression import get_spdx_licensing
 from pydantic import Field
 
 from rockpack.errors import ProjectFileError, ProjectFileErrors, ProjectNotFoundError
-from rockpack.project import parts as parts_validation
+from rockpack.project import diagnostics, pebble_rules
 from rockpack.project import services as pebble_models
 from rockpack.project.architectures import SUPPORTED_ARCHS
+from rockpack.project.attestations import Attestations
+from rockpack.project.diagnostics import KeyedError
+from rockpack.project.layering import Layering
 from rockpack.project.model_base import RockpackModel
+from rockpack.project.names import (
+    NAME_MAX,
+    NAME_MIN,
+    NAME_PATTERN,
+    Environment,
+    InvalidValueError,
+    RuleError,
+    check,
+    nested_part_names,
+    part_name_problem,
+    platform_name_problem,
+    rock_name_problem,
+    version_problem,
+)
+from rockpack.project.part_errors import first_errors, part_errors
 from rockpack.project.repositories import repository_problems
 from rockpack.project.yaml_source import KeyPath, YamlSource, load_yaml
 
 PROJECT_FILE_NAMES = ("rockpack.yaml", "rockcraft.yaml")
-
-NAME_RE = r"^([a-z](?:-?[a-z0-9]){2,})$"
-NAME_MAX = 40
-VERSION_RE = r"^[a-zA-Z0-9](?:[a-zA-Z0-9:.+~-]{0,30}[a-zA-Z0-9+~])?$"
-SUMMARY_MAX = 78
 
 DistroBase = Literal[
     "ubuntu@20.04",
@@ -55,12 +66,42 @@ LEGACY_FIX = (
 Arch = Literal["amd64", "arm64", "armhf", "i386", "ppc64el", "riscv64", "s390x"]
 
 
-class KeyedError(ValueError):
-    """A cross-field problem that belongs to one key, so its line can be found."""
+def validate_version(value: str, source: str) -> str:
+    """``value`` if it is a valid rock version, else InvalidValueError naming ``source``.
 
-    def __init__(self, key: KeyPath, message: str) -> None:
-        super().__init__(message)
-        self.key = key
+    For a version that does not come from the project file: a part's
+    ``craftctl set version=...``. It names the .rock file and tags the image.
+    """
+    problem = version_problem(value)
+    if problem:
+        raise InvalidValueError(source, "version", value, problem.removeprefix("invalid version: "))
+    return value
+
+
+def validate_rock_name(value: str, source: str) -> str:
+    """``value`` if it is a valid rock name, else InvalidValueError naming ``source``."""
+    problem = rock_name_problem(value)
+    if problem:
+        raise InvalidValueError(
+            source, "rock name", value, problem.removeprefix("invalid name for rock: ")
+        )
+    return value
+
+
+def _part_name(name: str) -> str:
+    check(part_name_problem(name), "Rename the part (e.g. 'my-part', or 'group/my-part').")
+    return name
+
+
+PartName = Annotated[str, pydantic.AfterValidator(_part_name)]
+
+
+def _platform_name(name: str) -> str:
+    check(platform_name_problem(name), "Rename the platform (e.g. 'amd64' or 'my-platform').")
+    return name
+
+
+PlatformName = Annotated[str, pydantic.AfterValidator(_platform_name)]
 
 
 def _as_list(value: object) -> object:
@@ -112,32 +153,34 @@ class Project(RockpackModel):
     """A rockpack project file (rockpack.yaml or rockcraft.yaml)."""
 
     name: str = Field(
-        max_length=NAME_MAX,
-        description="The rock's name: lowercase letters, digits and single hyphens, "
+        json_schema_extra={"minLength": NAME_MIN, "maxLength": NAME_MAX, "pattern": NAME_PATTERN},
+        description="The rock's name: 3 to 40 lowercase letters, digits and single hyphens, "
         "starting with a letter and not ending with a hyphen.",
     )
     title: str | None = Field(default=None, description="A human-readable title.")
     version: str | None = Field(
         default=None,
-        description="The rock's version; tags the image and names the .rock file.",
+        description='The rock\'s version (quote it: "1.10"); tags the image and names the '
+        ".rock file.",
     )
-    summary: str | None = Field(default=None, max_length=SUMMARY_MAX)
+    # Rockcraft's project model drops craft-application's 78-character limit.
+    summary: str | None = Field(default=None, description="A short description of the rock.")
     description: str | None = None
     license: str | None = Field(default=None, description="An SPDX license expression.")
     base: BaseName = Field(description="The image the rock's layers are put on.")
     build_base: BuildBaseName | None = Field(
         default=None, description="The system the parts are built on; required with 'bare'."
     )
-    platforms: dict[str, Platform | None] = Field(
+    platforms: dict[PlatformName, Platform | None] = Field(
         min_length=1, description="Platforms to build; a null value means build-on=build-for=name."
     )
     run_user: RunUserField = Field(
         default=None,
         description="Who the rock runs as: '_daemon_' (584792), or {name, uid, gid}.",
     )
-    environment: dict[str, str] | None = None
-    services: dict[str, pebble_models.Service] | None = None
-    checks: dict[str, pebble_models.Check] | None = None
+    environment: Environment | None = None
+    services: dict[pebble_rules.ServiceName, pebble_models.Service] | None = None
+    checks: dict[pebble_rules.CheckName, pebble_models.Check] | None = None
     entrypoint_service: str | None = None
     entrypoint_command: str | None = None
     pebble: Literal["injected", "project"] = Field(
@@ -148,28 +191,23 @@ class Project(RockpackModel):
     extensions: list[str] | None = None
     package_repositories: list[dict[str, Any]] | None = None
     adopt_info: str | None = None
-    parts: dict[str, dict[str, Any]] = Field(
+    layering: Layering | None = Field(default=None, description=Layering.__doc__)
+    attestations: Attestations | None = Field(default=None, description=Attestations.__doc__)
+    parts: dict[PartName, dict[str, Any]] = Field(
         description="craft-parts parts; each is validated by craft-parts and its plugin."
     )
 
     @pydantic.field_validator("name")
     @classmethod
     def _name_format(cls, name: str) -> str:
-        if not re.match(NAME_RE, name):
-            raise ValueError(
-                "invalid name for rock: use ASCII lowercase letters, numbers and hyphens; "
-                "start with a letter, do not end with a hyphen or use two hyphens in a row"
-            )
+        check(rock_name_problem(name), "Rename the rock (e.g. 'my-rock').")
         return name
 
     @pydantic.field_validator("version")
     @classmethod
     def _version_format(cls, version: str | None) -> str | None:
-        if version is not None and not re.match(VERSION_RE, version):
-            raise ValueError(
-                "invalid version: use up to 32 letters, digits and ':.+~-', starting with a "
-                "letter or digit and ending with one of those or '+' or '~'"
-            )
+        if version is not None:
+            check(version_problem(version), 'Use a version such as "1.0" or "2.4.1+git3".')
         return version
 
     @pydantic.field_validator("license")
@@ -177,11 +215,14 @@ class Project(RockpackModel):
     def _license_spdx(cls, license_: str | None) -> str | None:
         if not license_ or license_ == "proprietary":
             return license_ or None
-        info = get_spdx_licensing().validate(license_)
-        if info.errors:
+        try:
+            errors = get_spdx_licensing().validate(license_).errors
+        except (AttributeError, ValueError, TypeError) as err:  # the parser's own failures
+            errors = [f"cannot parse it: {err.__class__.__name__}"]
+        if errors:
             raise ValueError(
                 f"license {license_!r} is not 'proprietary' or an SPDX expression "
-                f"({'; '.join(info.errors)})"
+                f"({'; '.join(errors)})"
             )
         return license_
 
@@ -190,8 +231,20 @@ class Project(RockpackModel):
     def _no_interpolation(cls, environment: dict[str, str] | None) -> dict[str, str] | None:
         for key, value in (environment or {}).items():
             if "$" in value:
-                raise ValueError(f"'{key}': variable interpolation ('$') is not supported")
+                raise KeyedError((key,), f"'{key}': variable interpolation ('$') is not supported")
         return environment
+
+    @pydantic.field_validator("parts")
+    @classmethod
+    def _parts_not_nested(cls, parts: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for nested, parent in nested_part_names(list(parts)):
+            raise KeyedError(
+                (nested,),
+                f"part '{nested}' is inside part '{parent}' (craft-parts keeps each part in "
+                "parts/<name>/, so one cannot be a directory of the other)",
+                f"Rename '{nested}' or '{parent}'.",
+            )
+        return parts
 
     @pydantic.field_validator("platforms")
     @classmethod
@@ -231,35 +284,68 @@ class Project(RockpackModel):
                 ("pebble",),
                 "'pebble: project' needs a part named 'pebble' that installs usr/bin/pebble",
             )
+        return self
+
+    @pydantic.model_validator(mode="after")
+    def _entrypoint_rules(self) -> Project:
         if self.entrypoint_service and self.entrypoint_command:
             raise KeyedError(
                 ("entrypoint-command",),
                 "set either 'entrypoint-service' or 'entrypoint-command', not both",
             )
-        services = self.services or {}
         if self.entrypoint_service:
-            service = services.get(self.entrypoint_service)
+            service = (self.services or {}).get(self.entrypoint_service)
             if service is None:
                 raise KeyedError(
                     ("entrypoint-service",),
                     f"'entrypoint-service' names unknown service '{self.entrypoint_service}'",
                 )
-            if not service.command or not pebble_models.split_command(service.command)[1]:
+            command = service.command or ""
+            if not command or pebble_models.split_command_group(command)[1] is None:
                 raise KeyedError(
                     ("entrypoint-service",),
                     f"'entrypoint-service': service '{self.entrypoint_service}' has no default "
                     "arguments in '[ ... ]', so it cannot be the entrypoint",
+                    "End the service's command with '[ default args ]', or with '[ ]' for none.",
                 )
         if self.entrypoint_command:
             try:
                 pebble_models.split_command(self.entrypoint_command, attached_brackets=True)
             except pebble_models.CommandSyntaxError as err:
                 raise KeyedError(("entrypoint-command",), f"'entrypoint-command' {err}") from err
+        return self
+
+    @pydantic.model_validator(mode="after")
+    def _pebble_rules(self) -> Project:
+        """What Pebble would refuse when the rock starts, refused now."""
+        services = self.services or {}
+        if self.runs_pebble:
+            problem = pebble_rules.label_problem(self.name)
+            if problem:
+                raise KeyedError(
+                    ("name",),
+                    problem,
+                    "Rename the rock so its name does not start with "
+                    f"'{pebble_rules.RESERVED_LABEL_PREFIX}'.",
+                )
         problems = pebble_models.check_references(services, self.checks or {})
         if problems:
             key = problems[0][0]
             raise KeyedError(key, "; ".join(m for _, m in problems))
+        loop = pebble_rules.start_order_loop(services)
+        if loop:
+            raise KeyedError(
+                ("services", loop[0]),
+                pebble_rules.loop_message(loop),
+                "Remove one of the 'after'/'before' entries that close the loop.",
+            )
         return self
+
+    @property
+    def runs_pebble(self) -> bool:
+        """Whether the rock's entrypoint is Pebble (see image.spec.needs_pebble)."""
+        has_services = bool(self.services) or bool(self.checks)
+        return pebble_rules.runs_pebble(has_services, self.entrypoint_command)
 
     @property
     def effective_build_base(self) -> str:
@@ -290,11 +376,22 @@ class LoadedProject:
 
 
 def find_project_file(project_dir: Path) -> Path:
-    """rockpack.yaml if it exists, else rockcraft.yaml."""
+    """rockpack.yaml if it exists, else rockcraft.yaml.
+
+    A name that exists but is not a readable file (a directory, a pipe, a dangling
+    symlink) is still the project file: loading it says what is wrong with it.
+    """
     for name in PROJECT_FILE_NAMES:
         candidate = project_dir / name
-        if candidate.is_file():
-            return candidate
+        try:
+            if candidate.is_symlink() or candidate.exists():
+                return candidate
+        except OSError as err:  # the directory cannot be searched
+            raise ProjectFileError(
+                candidate,
+                f"cannot be read: {err.strerror or err}.",
+                fix="Check the project directory's path and permissions.",
+            ) from err
     raise ProjectNotFoundError(project_dir)
 
 
@@ -304,12 +401,33 @@ def load_project(project_dir: Path) -> LoadedProject:
     return validate_project(load_yaml(path))
 
 
+# What a rule (ours, or craft-parts' or craft-archives') may raise on data it did not
+# expect; a project file must never cause an internal error, so each becomes a file error.
+_UNEXPECTED = (ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError)
+
+
 def validate_project(source: YamlSource) -> LoadedProject:
     """Validate a parsed project file; raise one error listing every problem found."""
+    try:
+        return _validate(source)
+    except _UNEXPECTED as err:
+        raise ProjectFileError(
+            source.path,
+            f"cannot be validated: {type(err).__name__}: {str(err)[:200]}.",
+            fix="Check the file's keys and values against docs/project-file.md; if they "
+            "look right, please report this with the file.",
+        ) from err
+
+
+def _validate(source: YamlSource) -> LoadedProject:
     data = source.data
     if not isinstance(data, dict):
+        kind = "a list" if isinstance(data, list) else f"a single value ({data!r:.40})"
         raise ProjectFileError(
-            source.path, "must be a mapping of keys (name:, base:, parts: ...).", line=1
+            source.path,
+            f"must be a mapping of keys (name:, base:, parts: ...), not {kind}.",
+            line=1,
+            fix="Start the file with 'name: my-rock' and the other top-level keys.",
         )
     data = dict(data)
     warnings = _apply_legacy_rules(source, data)
@@ -320,83 +438,63 @@ def validate_project(source: YamlSource) -> LoadedProject:
         project = Project.model_validate(data)
     except pydantic.ValidationError as err:
         errors = [_to_file_error(source, e) for e in err.errors()]
-    errors += _part_errors(source, data)
+    if project is not None:
+        errors += diagnostics.number_errors(source, data, project.model_dump(by_alias=True))
+    errors += part_errors(source, data)
     errors += _repository_errors(source, data.get("package-repositories"))
     if errors or project is None:
         errors.sort(key=lambda e: e.line or 0)
-        raise ProjectFileErrors(errors)
+        raise ProjectFileErrors(first_errors(source, errors))
+    warnings += [
+        f"service '{name}': Pebble deprecates '{name}' as a service name; rename it."
+        for name in pebble_rules.deprecated_service_names(project.services or {})
+    ]
     return LoadedProject(project=project, path=source.path, source=source, warnings=warnings)
 
 
-# Extensions rockpack can expand, by name. None exist yet; the key is read so that a
-# project using one fails with a message about the extension, not about what it adds.
-EXTENSIONS: dict[str, Any] = {}
 
 
 def _expand_extensions(source: YamlSource, data: dict[str, Any]) -> None:
+    """Replace 'extensions' by what they add, as Rockcraft does, before validation."""
+    import os
+
+    from rockpack.project.extensions import (
+        ExtensionError,
+        apply_extensions,
+        experimental_allowed,
+    )
+
     names = data.get("extensions") or []
-    if not isinstance(names, list):
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         return  # the model reports the wrong type
-    unknown = [n for n in names if n not in EXTENSIONS]
-    if unknown:
-        available = ", ".join(sorted(EXTENSIONS)) or "none yet"
-        raise ProjectFileError(
-            source.path,
-            f"uses extension(s) rockpack does not provide: {', '.join(map(str, unknown))} "
-            f"(available: {available}).",
-            key="extensions",
-            line=source.line_of(("extensions",)),
-            fix="Write out the parts and services the extension would add, and remove "
-            "'extensions'.",
+    try:
+        apply_extensions(
+            source.path.parent,
+            data,
+            allow_experimental=experimental_allowed(os.environ),
         )
+    except ExtensionError as err:
+        where = [i for i, n in enumerate(names) if n in err.extension.split(", ")] or [0]
+        line = source.line_of(("extensions", where[0])) or source.line_of(("extensions",))
+        raise ProjectFileErrors(
+            [
+                ProjectFileError(
+                    source.path,
+                    f"extension '{err.extension}': {problem}.",
+                    key="extensions",
+                    line=line,
+                    fix=err.resolution,
+                )
+                for problem in err.problems
+            ]
+        ) from err
 
 
 def _repository_errors(source: YamlSource, repositories: object) -> list[ProjectFileError]:
-    errors = []
-    for sub, message, kind in repository_problems(repositories):
-        loc = ("package-repositories", *sub)
-        errors.append(
-            ProjectFileError(
-                source.path,
-                message if message.endswith(".") else message + ".",
-                key=".".join(map(str, loc)),
-                line=source.line_of(loc),
-                fix=_TYPE_FIXES.get(kind),
-            )
-        )
-    return errors
-
-
-def _part_errors(source: YamlSource, data: dict[str, Any]) -> list[ProjectFileError]:
-    parts = data.get("parts")
-    if not isinstance(parts, dict):
-        return []
-    errors: list[ProjectFileError] = []
-    for name, spec in parts.items():
-        if not isinstance(spec, dict):
-            continue  # the model reports a part that is not a mapping
-        if data.get("base") == "bare" and parts_validation.has_overlay(spec):
-            errors.append(
-                ProjectFileError(
-                    source.path,
-                    "uses the overlay step, but a 'bare' base has no system to overlay.",
-                    key=f"parts.{name}",
-                    line=source.line_of(("parts", name)),
-                    fix="Remove overlay-packages/overlay-script/overlay, or use a real base.",
-                )
-            )
-        for sub, message, kind in parts_validation.part_problems(str(name), spec):
-            loc = ("parts", str(name), *sub)
-            errors.append(
-                ProjectFileError(
-                    source.path,
-                    message if message.endswith(".") else message + ".",
-                    key=".".join(loc),
-                    line=source.line_of(loc),
-                    fix=_TYPE_FIXES.get(kind),
-                )
-            )
-    return errors
+    return [
+        diagnostics.error_for(source, sub, kind, message, None, prefix=("package-repositories",))
+        for sub, message, kind in repository_problems(repositories)
+    ]
 
 
 def _apply_legacy_rules(source: YamlSource, data: dict[str, Any]) -> list[str]:
@@ -419,61 +517,28 @@ def _apply_legacy_rules(source: YamlSource, data: dict[str, Any]) -> list[str]:
     return warnings
 
 
-_TYPE_FIXES = {
-    "missing": "Add the key.",
-    "extra_forbidden": "Remove the key, or check its spelling.",
-    "literal_error": "Use one of the values listed.",
-    "string_too_long": "Shorten the value.",
-    "list_type": "Write a YAML list: one '- item' per line, or [a, b].",
-    "dict_type": "Write a mapping of 'key: value' lines.",
-    "model_type": "Write a mapping of 'key: value' lines.",
-    "string_type": "Write a string (quote it if YAML reads it as something else).",
-    "int_type": "Write a whole number.",
-    "int_parsing": "Write a whole number.",
-    "float_parsing": "Write a number.",
-    "greater_than_equal": "Use a larger value.",
-    "less_than_equal": "Use a smaller value.",
-}
+def _literal_fix(loc: KeyPath) -> str | None:
+    if loc and loc[-1] in ("base", "build-base", "build_base"):
+        return f"Use one of: {', '.join(BASES)}."
+    if loc[:1] in (("run-user",), ("run_user",)):
+        return "Use '_daemon_', or {name: NAME, uid: N, gid: N}; remove the key to run as root."
+    return None
 
 
 def _to_file_error(source: YamlSource, error: Any) -> ProjectFileError:
     """Turn one pydantic error into a located project-file error, by error type."""
-    loc: KeyPath = tuple(error["loc"])
-    # Drop pydantic's union/function markers ("function-before[...]", "list[...]").
-    loc = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p in RUN_USER_TAGS)))
+    loc = diagnostics.clean_loc(error["loc"], RUN_USER_TAGS)
     cause = (error.get("ctx") or {}).get("error")
     if isinstance(cause, KeyedError):
-        loc = (*loc, *cause.key)
-    key = ".".join(str(p) for p in loc) or None
-    kind = error["type"]
-    message = str(error["msg"]).removeprefix("Value error, ")
-    fix = _TYPE_FIXES.get(kind)
-    if kind == "missing":
-        message = "is required but missing."
-    elif kind == "extra_forbidden":
-        message = "is not a known key."
-        suggestion = _closest_key(source, loc)
-        if suggestion:
-            fix = f"Did you mean '{suggestion}'?"
-    elif kind == "literal_error":
-        message = f"{message} (got {error.get('input')!r})."
-        if loc and loc[-1] in ("base", "build-base"):
-            fix = f"Use one of: {', '.join(BASES)}."
-        elif loc[:1] == ("run-user",):
-            fix = "Use '_daemon_', or {name: NAME, uid: N, gid: N}; remove the key to run as root."
-    elif not message.endswith("."):
-        message += "."
-    line = source.line_of(loc) if loc else None
-    return ProjectFileError(source.path, message, key=key, line=line, fix=fix)
-
-
-def _closest_key(source: YamlSource, loc: KeyPath) -> str | None:
-    """A likely intended key for a misspelt one (``run_user`` -> ``run-user``)."""
-    if len(loc) != 1 or not isinstance(loc[0], str):
-        return None
-    known = [f.alias or name for name, f in Project.model_fields.items()]
-    typed = loc[0].replace("_", "-")
-    if typed in known:
-        return typed
-    matches = difflib.get_close_matches(typed, known, n=1)
-    return matches[0] if matches else None
+        return diagnostics.located(source, (*loc, *cause.key), str(cause), cause.fix)
+    if isinstance(cause, RuleError):
+        return diagnostics.located(source, loc, str(cause), cause.fix)
+    return diagnostics.error_for(
+        source,
+        loc,
+        error["type"],
+        str(error["msg"]),
+        error.get("input"),
+        models=[Project],
+        literal_fix=_literal_fix,
+    )

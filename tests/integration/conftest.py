@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import tarfile
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -215,9 +216,13 @@ def example_rock(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def podman_env(tmp_path) -> dict[str, str]:
-    """podman with its store, runtime and network settings inside the test's directory."""
+def podman_env(tmp_path) -> Iterator[dict[str, str]]:
+    """podman with its store, runtime and network settings inside the test's directory.
+
+    Its run root is a short path of its own: under pytest's long temporary path, every
+    'podman run' waits 20 s (a socket path too long for conmon)."""
     require_tool("podman")
+    run_root = Path(tempfile.mkdtemp(prefix="rp-", dir="/tmp"))
     conf = tmp_path / "containers.conf"
     conf.write_text(
         '[containers]\nnetns = "none"\n'
@@ -226,6 +231,223 @@ def podman_env(tmp_path) -> dict[str, str]:
     )
     storage = tmp_path / "storage.conf"
     storage.write_text(
-        f'[storage]\ndriver = "vfs"\nrunroot = "{tmp_path}/run"\ngraphroot = "{tmp_path}/graph"\n'
+        f'[storage]\ndriver = "vfs"\nrunroot = "{run_root}"\ngraphroot = "{tmp_path}/graph"\n'
     )
-    return {"CONTAINERS_CONF": str(conf), "CONTAINERS_STORAGE_CONF": str(storage)}
+    try:
+        yield {"CONTAINERS_CONF": str(conf), "CONTAINERS_STORAGE_CONF": str(storage)}
+    finally:
+        shutil.rmtree(run_root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def lxd() -> Iterator[dict[str, str]]:
+    """An LXD daemon of the test session's own: a dir pool, no network, then shut down.
+
+    Shared by every clean-build test module (test_lxd, test_package_repositories,
+    test_snaps_chisel): one daemon, one image cache, per session.
+    """
+    daemon, client = require_tool("lxd"), require_tool("lxc")
+    # Unprivileged containers run as shifted uids, which must be able to traverse the
+    # path to their root filesystem: pytest's own temporary root is private (0700).
+    work = Path(tempfile.mkdtemp(prefix="rockpack-lxd-", dir="/var/tmp"))
+    work.chmod(0o755)
+    env = {
+        "LXD_DIR": str(work / "var"),
+        "LXD_CONF": str(work / "conf"),
+        "XDG_CACHE_HOME": str(work / "cache"),
+    }
+    for name in ("var", "conf", "pool"):
+        (work / name).mkdir()
+    full = {**os.environ, **env}
+    log = (work / "lxd.out").open("wb")
+    process = subprocess.Popen(
+        [daemon, "--group", "root", "--logfile", str(work / "lxd.log")],
+        env=full,
+        stdout=log,
+        stderr=log,
+    )
+    try:
+        subprocess.run([daemon, "waitready", "--timeout", "60"], env=full, check=True)
+        preseed = (
+            'config:\n  images.auto_update_interval: "0"\n'
+            f"storage_pools:\n- name: default\n  driver: dir\n  config: {{source: {work}/pool}}\n"
+            "profiles:\n- name: default\n  devices:\n"
+            "    root: {path: /, pool: default, type: disk}\n"
+        )
+        subprocess.run([daemon, "init", "--preseed"], input=preseed.encode(), env=full, check=True)
+        assert subprocess.run([client, "info"], env=full, capture_output=True).returncode == 0
+        yield env
+    finally:
+        subprocess.run(
+            [daemon, "shutdown", "--timeout", "60"], env=full, check=False, capture_output=True
+        )
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        log.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# Foreign architectures (arm64 on an amd64 machine): qemu-user through binfmt_misc, the
+# host's apt with arm64 lists, and an arm64 Debian base beside the amd64 one.
+
+ARM64_ROOTFS_MINUTES = 15  # mmdebstrap --arch=arm64 runs its scripts emulated (~1.5 min here)
+
+
+def _enable_arm64_emulation() -> str:
+    """'' when arm64 binaries run here (in chroots too), else why not."""
+    from rockpack.build.emulation import BINFMT_DIR, emulation_for
+
+    if emulation_for("arm64", "amd64").usable:
+        return ""
+    if os.geteuid() != 0 or not shutil.which("update-binfmts"):
+        return emulation_for("arm64", "amd64").reason + " (install qemu-user-static)"
+    if not (BINFMT_DIR / "status").exists():
+        subprocess.run(["mount", "-t", "binfmt_misc", "binfmt_misc", str(BINFMT_DIR)], check=False)
+    subprocess.run(["update-binfmts", "--enable", "qemu-aarch64"], check=False)
+    return emulation_for("arm64", "amd64").reason
+
+
+@pytest.fixture(scope="session")
+def arm64_host() -> Iterator[None]:
+    """This amd64 host runs arm64 binaries (qemu-user-static, binfmt_misc, flag F) and
+    its apt has arm64 lists (dpkg --add-architecture arm64), as docs/multi-arch.md says a
+    user sets it up; an architecture this fixture added is removed at the end."""
+    from rockpack.project.architectures import host_arch
+    from tests.conftest import in_ci
+
+    if host_arch() != "amd64":
+        pytest.skip("the foreign-architecture tests build arm64 on an amd64 host")
+    why = _enable_arm64_emulation()
+    if why:
+        if in_ci():
+            pytest.fail(f"arm64 emulation is unavailable: {why}")
+        pytest.skip(f"arm64 emulation is unavailable: {why}")
+    foreign = subprocess.run(
+        ["dpkg", "--print-foreign-architectures"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    added = "arm64" not in foreign
+    if added:
+        subprocess.run(["dpkg", "--add-architecture", "arm64"], check=True)
+        subprocess.run(["apt-get", "update", "-q"], check=True, capture_output=True, timeout=600)
+    try:
+        yield
+    finally:
+        if added:
+            subprocess.run(["dpkg", "--remove-architecture", "arm64"], check=False)
+
+
+def _is_arm64_rootfs_tar(path: Path) -> bool:
+    """A cached arm64 base: a good rootfs tar whose dpkg is an aarch64 binary."""
+    if not _is_rootfs_tar(path):
+        return False
+    try:
+        with tarfile.open(path) as archive:
+            member = next(m for m in archive.getmembers() if m.name.lstrip("./") == "usr/bin/dpkg")
+            handle = archive.extractfile(member)
+            header = handle.read(20) if handle else b""
+    except (tarfile.TarError, OSError, StopIteration):
+        return False
+    return header[:4] == b"\x7fELF" and header[18:20] == b"\xb7\x00"  # EM_AARCH64
+
+
+@pytest.fixture(scope="session")
+def debian_arm64_rootfs(arm64_host) -> Path:
+    """A Debian bookworm minbase rootfs tar for arm64 (mmdebstrap --arch=arm64, emulated);
+    cached like debian_rootfs, and rebuilt when the cached entry is not a good one."""
+    ROOTFS_CACHE.mkdir(parents=True, exist_ok=True)
+    tar = ROOTFS_CACHE / f"bookworm-minbase-arm64-{BASE_EPOCH}.tar"
+    if _is_arm64_rootfs_tar(tar):
+        return tar
+    mmdebstrap = require_tool("mmdebstrap")
+    partial = tar.with_name(tar.name + ".partial")
+    for stale in (tar, partial):
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale)
+        else:
+            stale.unlink(missing_ok=True)
+    subprocess.run(
+        [
+            mmdebstrap,
+            "--arch=arm64",
+            "--variant=minbase",
+            "--mode=unshare",
+            "--format=tar",
+            "--skip=output/dev",
+            "-q",
+            "bookworm",
+            str(partial),
+        ],
+        env={**os.environ, "SOURCE_DATE_EPOCH": BASE_EPOCH},
+        check=True,
+        timeout=ARM64_ROOTFS_MINUTES * 60,
+    )
+    if not _is_arm64_rootfs_tar(partial):
+        pytest.fail(f"mmdebstrap did not write an arm64 rootfs tar at {partial}")
+    partial.replace(tar)
+    return tar
+
+
+@dataclass(frozen=True)
+class MultiarchBase:
+    registry: Registry
+    reference: str  # HOST/multiarch/debian:bookworm, a two-platform index
+    index_digest: str
+    manifests: dict[str, str]  # Debian architecture -> manifest digest
+
+
+@pytest.fixture(scope="session")
+def debian_multiarch_base(
+    debian_rootfs, debian_arm64_rootfs, registry, tmp_path_factory
+) -> MultiarchBase:
+    """debian@12 for amd64 and arm64 as one OCI index, multiarch/debian:bookworm in the
+    session's registry (made with umoci, skopeo and a plain PUT, not with rockpack)."""
+    work = tmp_path_factory.mktemp("multiarch-base")
+    repository = "multiarch/debian"
+    manifests: dict[str, str] = {}
+    entries = []
+    for arch, rootfs in (("amd64", debian_rootfs), ("arm64", debian_arm64_rootfs)):
+        layout = work / arch
+        oci_image_from_rootfs(rootfs, layout, "bookworm")
+        umoci = require_tool("umoci")
+        config = [umoci, "config", "--image", f"{layout}:bookworm", "--architecture", arch]
+        subprocess.run(config, check=True)
+        digest = push(layout, "bookworm", registry, repository)
+        url = f"http://{registry.host}/v2/{repository}/manifests/{digest}"
+        request = urllib.request.Request(
+            url, headers={"Accept": "application/vnd.oci.image.manifest.v1+json"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            size = len(answer.read())
+        platform = {
+            "architecture": arch,
+            "os": "linux",
+            **({"variant": "v8"} if arch == "arm64" else {}),
+        }
+        entries.append(
+            {
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": digest,
+                "size": size,
+                "platform": platform,
+            }
+        )
+        manifests[arch] = digest
+    body = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": entries,
+        }
+    ).encode()
+    request = urllib.request.Request(
+        f"http://{registry.host}/v2/{repository}/manifests/bookworm",
+        data=body,
+        method="PUT",
+        headers={"Content-Type": "application/vnd.oci.image.index.v1+json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        index_digest = answer.headers["Docker-Content-Digest"]
+    return MultiarchBase(
+        registry, f"{registry.host}/{repository}:bookworm", index_digest, manifests
+    )

@@ -61,6 +61,17 @@ def layer_tar(rock: Path, number: int) -> tarfile.TarFile:
     return tarfile.open(fileobj=io.BytesIO(gzip.decompress(data)))
 
 
+def part_members(rock: Path) -> dict[str, tarfile.TarInfo]:
+    """Every entry of the layers the parts made (origin ``part:NAME``), a later layer winning."""
+    image = read_rock(rock)
+    members: dict[str, tarfile.TarInfo] = {}
+    for number, descriptor in enumerate(image.layers):
+        origins = dict(descriptor.annotations).get("io.rockpack.layer.origin", "")
+        if any(origin.startswith("part:") for origin in origins.split(",")):
+            members.update({m.name: m for m in layer_tar(rock, number).getmembers()})
+    return members
+
+
 def rock_config(rock: Path) -> dict:
     image = read_rock(rock)
     with open_blob(image, image.config) as blob:
@@ -166,3 +177,70 @@ def inode_groups(root: Path) -> set[frozenset[str]]:
                     path.relative_to(root).as_posix()
                 )
     return {frozenset(paths) for paths in by_inode.values() if len(paths) > 1}
+
+
+def registry_put_blob(host: str, repository: str, data: bytes) -> str:
+    """Upload ``data`` as a blob to a registry on loopback; return its digest."""
+    import urllib.request
+
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    start = urllib.request.Request(f"http://{host}/v2/{repository}/blobs/uploads/", method="POST")
+    with urllib.request.urlopen(start, timeout=30) as response:
+        location = response.headers["Location"]
+    if location.startswith("/"):
+        location = f"http://{host}{location}"
+    separator = "&" if "?" in location else "?"
+    put = urllib.request.Request(
+        f"{location}{separator}digest={digest}",
+        data=data,
+        method="PUT",
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    with urllib.request.urlopen(put, timeout=30):
+        pass
+    return digest
+
+
+def registry_put_manifest(host: str, repository: str, tag: str, document: dict) -> str:
+    """Store ``document`` as the manifest ``repository:tag``; return its digest."""
+    import urllib.request
+
+    raw = json.dumps(document).encode()
+    put = urllib.request.Request(
+        f"http://{host}/v2/{repository}/manifests/{tag}",
+        data=raw,
+        method="PUT",
+        headers={"Content-Type": document["mediaType"]},
+    )
+    with urllib.request.urlopen(put, timeout=30):
+        pass
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def registry_delete_manifest(host: str, repository: str, digest: str) -> None:
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"http://{host}/v2/{repository}/manifests/{digest}", method="DELETE"
+    )
+    with urllib.request.urlopen(request, timeout=30):
+        pass
+
+
+def flip_byte(path: Path, offset: int = -1) -> None:
+    """Flip one bit of one byte of ``path`` in place (a bad sector, a cosmic ray)."""
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 1
+    path.write_bytes(bytes(data))
+
+
+def flip_blob_in_rock(rock: Path, digest: str) -> None:
+    """Flip a byte in the middle of blob ``digest`` inside the archive ``rock``."""
+    with tarfile.open(rock) as archive:
+        member = archive.getmember("blobs/sha256/" + digest.removeprefix("sha256:"))
+        offset = member.offset_data + member.size // 2
+    with rock.open("r+b") as handle:
+        handle.seek(offset)
+        byte = handle.read(1)
+        handle.seek(offset)
+        handle.write(bytes([byte[0] ^ 1]))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from tests.conftest import MINIMAL, run_rockpack, write_project
@@ -33,14 +35,25 @@ def test_a_good_version_set_by_a_scriptlet_names_the_rock(tmp_path):
     assert (tmp_path / "hello_2.5-rc1_amd64.rock").is_file()
 
 
-def test_a_foreign_architecture_rock_is_refused_not_mislabelled(tmp_path):
+def test_a_foreign_rock_is_never_packed_with_this_hosts_packages(tmp_path):
+    """arm64 stage-packages on a host whose dpkg lacks arm64: refused before any part runs,
+    with the command that fixes it, rather than a rock of x86-64 binaries labelled arm64."""
+    if (
+        "arm64"
+        in subprocess.run(
+            ["dpkg", "--print-foreign-architectures"], capture_output=True, text=True, check=True
+        ).stdout.split()
+    ):
+        pytest.skip("this host's dpkg already has arm64")
     cross = MINIMAL.replace(
         "    platforms:\n      amd64:\n",
         "    platforms:\n      arm64:\n        build-on: [amd64]\n        build-for: [arm64]\n",
+    ).replace(
+        "        plugin: nil\n", "        plugin: nil\n        stage-packages: [busybox-static]\n"
     )
     write_project(tmp_path, cross)
     result = run_rockpack("pack", "--destructive-mode", "--project-dir", tmp_path)
-    assert result.returncode == 1
-    assert "builds for another architecture" in result.stderr
+    assert result.returncode != 0
+    assert "dpkg --add-architecture arm64" in result.stderr
     assert not list(tmp_path.glob("*.rock"))
     assert not (tmp_path / ".rockpack/work").exists()  # refused before any part ran

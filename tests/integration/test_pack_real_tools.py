@@ -42,7 +42,7 @@ def test_example_is_a_valid_oci_image(example_rock):
 def test_skopeo_inspects_the_example(example_rock):
     info = skopeo_inspect(example_rock)
     assert info["Architecture"] == "amd64" and info["Os"] == "linux"
-    assert len(info["Layers"]) == 2
+    assert len(info["Layers"]) == 4  # a layer per part (busybox, site), attestations, metadata
     assert info["Labels"]["org.opencontainers.image.title"] == "Hello from busybox"
     assert "GREETING=hello" in info["Env"]
 

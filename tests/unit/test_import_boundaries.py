@@ -15,10 +15,24 @@ from tests.conftest import REPO
 
 PACKAGE = REPO / "rockpack"
 LATER_THAN_PROJECT = ("build", "base", "layer", "image", "pebble", "oci", "lxd", "pack", "publish")
-NETWORK_IMPORTS = {"requests", "urllib3", "socket", "http.client", "urllib.request", "ssl", "httpx"}
+NETWORK_IMPORTS = {
+    "requests",
+    "requests_unixsocket",
+    "urllib3",
+    "socket",
+    "http.client",
+    "urllib.request",
+    "ssl",
+    "httpx",
+}
 # The only modules allowed to open connections: the registry client, the LXD host proxy,
-# and the downloader of Pebble releases.
-NETWORK_MODULES = {"rockpack.oci.registry", "rockpack.lxd.proxy", "rockpack.pebble.download"}
+# the downloader of releases (Pebble, chisel) and the snapd client.
+NETWORK_MODULES = {
+    "rockpack.oci.registry",
+    "rockpack.lxd.proxy",
+    "rockpack.pebble.download",
+    "rockpack.build.snaps",  # snapd's local socket: is there a snapd, does the store answer
+}
 LAYER_FORMAT_MODULES = (
     "rockpack.oci.layer",
     "rockpack.oci.layer_reader",
@@ -112,6 +126,7 @@ CLI_MAY_IMPORT = {
     "rockpack.pack",
     "rockpack.publish",
     "rockpack.project.model",
+    "rockpack.project.extensions",  # list-extensions
     "rockpack.build.lifecycle",
     "rockpack.build.source_date",
     "rockpack.build.clean",
@@ -119,6 +134,10 @@ CLI_MAY_IMPORT = {
     "rockpack.lxd.provider",
     "rockpack.lxd.clean_build",
     "rockpack.oci.compress",
+    "rockpack.oci.inspect_report",
+    "rockpack.image.sbom.summary",
+    "rockpack.project.attestations",
+    "rockpack.project.layering",
 }
 
 
