@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -169,11 +170,27 @@ def test_two_runs_in_one_project_do_not_overlap(tmp_path):
         os.close(fd)
 
 
-def test_package_repositories_are_not_applied_to_this_host(tmp_path):
+def test_package_repositories_are_not_applied_to_this_host_unasked(tmp_path):
+    write_project(
+        tmp_path,
+        MINIMAL
+        + "    package-repositories:\n      - type: apt\n        url: http://127.0.0.1:9/debian\n"
+        "        suites: [stable]\n        components: [main]\n        key-id: " + "A" * 40 + "\n",
+    )
+    sources = sorted(p.name for p in Path("/etc/apt/sources.list.d").iterdir())
+    result = run_rockpack("pack", "--destructive-mode", "--project-dir", tmp_path)
+    assert_clean_failure(
+        result, "would change its apt sources", "--apply-package-repositories", code=2
+    )
+    assert sorted(p.name for p in Path("/etc/apt/sources.list.d").iterdir()) == sources
+    assert not (tmp_path / ".rockpack/work").exists()
+
+
+def test_a_ppa_needs_an_ubuntu_build_base(tmp_path):
     write_project(
         tmp_path,
         MINIMAL + "    package-repositories:\n      - type: apt\n        ppa: team/archive\n",
     )
     result = run_rockpack("pack", "--destructive-mode", "--project-dir", tmp_path)
-    assert_clean_failure(result, "package-repositories, which rockpack does not apply yet")
-    assert not (tmp_path / ".rockpack").exists()
+    assert_clean_failure(result, "is a PPA, which only an Ubuntu build-base can use")
+    assert not (tmp_path / ".rockpack/work").exists()
