@@ -12,7 +12,7 @@ import tarfile
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,15 +61,15 @@ def _is_rootfs_tar(path: Path) -> bool:
     return {"usr/bin/dpkg", "etc/debian_version", "bin"} <= names
 
 
-@pytest.fixture(scope="session")
-def debian_rootfs() -> Path:
-    """A Debian bookworm minbase rootfs tar, byte-identical on every build; cached.
-
-    A cache entry that is not a good tar (a directory, a truncated file) is rebuilt.
-    """
+def cached_rootfs(
+    name: str, extra: list[str], is_good: Callable[[Path], bool], timeout: float | None = None
+) -> Path:
+    """A Debian bookworm minbase rootfs tar built by mmdebstrap, byte-identical on every
+    build and cached as ``name``. A cache entry that is not good (a directory, a truncated
+    tar, another architecture's) is rebuilt, never trusted."""
     ROOTFS_CACHE.mkdir(parents=True, exist_ok=True)
-    tar = ROOTFS_CACHE / f"bookworm-minbase-{BASE_EPOCH}.tar"
-    if _is_rootfs_tar(tar):
+    tar = ROOTFS_CACHE / name
+    if is_good(tar):
         return tar
     mmdebstrap = require_tool("mmdebstrap")
     partial = tar.with_name(tar.name + ".partial")
@@ -81,6 +81,7 @@ def debian_rootfs() -> Path:
     subprocess.run(
         [
             mmdebstrap,
+            *extra,
             "--variant=minbase",
             "--mode=unshare",
             "--format=tar",  # the output name's extension would otherwise choose it
@@ -91,11 +92,18 @@ def debian_rootfs() -> Path:
         ],
         env={**os.environ, "SOURCE_DATE_EPOCH": BASE_EPOCH},
         check=True,
+        timeout=timeout,
     )
-    if not _is_rootfs_tar(partial):
-        pytest.fail(f"mmdebstrap did not write a rootfs tar at {partial}")
+    if not is_good(partial):
+        pytest.fail(f"mmdebstrap did not write a good rootfs tar at {partial}")
     partial.replace(tar)
     return tar
+
+
+@pytest.fixture(scope="session")
+def debian_rootfs() -> Path:
+    """The host architecture's Debian bookworm minbase rootfs tar; cached."""
+    return cached_rootfs(f"bookworm-minbase-{BASE_EPOCH}.tar", [], _is_rootfs_tar)
 
 
 @pytest.fixture(scope="session")
@@ -353,39 +361,13 @@ def _is_arm64_rootfs_tar(path: Path) -> bool:
 
 @pytest.fixture(scope="session")
 def debian_arm64_rootfs(arm64_host) -> Path:
-    """A Debian bookworm minbase rootfs tar for arm64 (mmdebstrap --arch=arm64, emulated);
-    cached like debian_rootfs, and rebuilt when the cached entry is not a good one."""
-    ROOTFS_CACHE.mkdir(parents=True, exist_ok=True)
-    tar = ROOTFS_CACHE / f"bookworm-minbase-arm64-{BASE_EPOCH}.tar"
-    if _is_arm64_rootfs_tar(tar):
-        return tar
-    mmdebstrap = require_tool("mmdebstrap")
-    partial = tar.with_name(tar.name + ".partial")
-    for stale in (tar, partial):
-        if stale.is_dir() and not stale.is_symlink():
-            shutil.rmtree(stale)
-        else:
-            stale.unlink(missing_ok=True)
-    subprocess.run(
-        [
-            mmdebstrap,
-            "--arch=arm64",
-            "--variant=minbase",
-            "--mode=unshare",
-            "--format=tar",
-            "--skip=output/dev",
-            "-q",
-            "bookworm",
-            str(partial),
-        ],
-        env={**os.environ, "SOURCE_DATE_EPOCH": BASE_EPOCH},
-        check=True,
+    """The arm64 Debian bookworm minbase rootfs tar (mmdebstrap --arch=arm64, emulated)."""
+    return cached_rootfs(
+        f"bookworm-minbase-arm64-{BASE_EPOCH}.tar",
+        ["--arch=arm64"],
+        _is_arm64_rootfs_tar,
         timeout=ARM64_ROOTFS_MINUTES * 60,
     )
-    if not _is_arm64_rootfs_tar(partial):
-        pytest.fail(f"mmdebstrap did not write an arm64 rootfs tar at {partial}")
-    partial.replace(tar)
-    return tar
 
 
 @dataclass(frozen=True)

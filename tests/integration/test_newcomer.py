@@ -152,3 +152,16 @@ def test_a_full_disk_is_named_with_a_fix(tmp_path):
         assert list(full.iterdir()) == []
     finally:
         subprocess.run(["umount", str(full)], check=False)
+
+
+def test_a_bad_cached_test_base_is_never_trusted(tmp_path, debian_rootfs):
+    """What mmdebstrap wrote under a wrong name (a directory), or a truncated tar, is rebuilt."""
+    from tests.integration.conftest import _is_rootfs_tar
+
+    assert _is_rootfs_tar(debian_rootfs)
+    directory = tmp_path / "as-directory.tar"
+    directory.mkdir()
+    assert not _is_rootfs_tar(directory)
+    truncated = tmp_path / "truncated.tar"
+    truncated.write_bytes(debian_rootfs.read_bytes()[: 1 << 20])
+    assert not _is_rootfs_tar(truncated)
