@@ -46,8 +46,7 @@ def rfc3339(epoch: int) -> str:
 
 def needs_pebble(project: Project) -> bool:
     """Every rock runs Pebble, except one with an entrypoint-command and no services."""
-    has_services = bool(project.services) or bool(project.checks)
-    return has_services or not project.entrypoint_command
+    return project.runs_pebble
 
 
 def base_env(base: BaseImage | None) -> dict[str, str]:

@@ -343,7 +343,8 @@ class Project(RockpackModel):
 
     @property
     def runs_pebble(self) -> bool:
-        """Whether the rock's entrypoint is Pebble (see image.spec.needs_pebble)."""
+        """Whether the rock's entrypoint is Pebble: every rock but one with an
+        entrypoint-command and no services or checks."""
         has_services = bool(self.services) or bool(self.checks)
         return pebble_rules.runs_pebble(has_services, self.entrypoint_command)
 
