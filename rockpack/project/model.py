@@ -453,8 +453,6 @@ def _validate(source: YamlSource) -> LoadedProject:
     return LoadedProject(project=project, path=source.path, source=source, warnings=warnings)
 
 
-
-
 def _expand_extensions(source: YamlSource, data: dict[str, Any]) -> None:
     """Replace 'extensions' by what they add, as Rockcraft does, before validation."""
     import os
