@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import textwrap
 from pathlib import Path
+from typing import Any, NoReturn
 
 import pytest
 
@@ -36,15 +38,34 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def unavailable(message: str) -> NoReturn:
+    """Something a test needs is missing: in CI that fails the run, elsewhere it skips."""
+    if in_ci():
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def require_tool(name: str) -> str:
     """The tool's path; in CI a missing tool fails the run, elsewhere it skips the test."""
     path = shutil.which(name)
     if path:
         return path
-    message = f"{name} is not installed (scripts/install-deps --test installs it)"
-    if in_ci():
-        pytest.fail(message)
-    pytest.skip(message)
+    unavailable(f"{name} is not installed (scripts/install-deps --test installs it)")
+
+
+def require_file(path: Path, what: str) -> Path:
+    """``path``, which must exist (e.g. the real Pebble archives in ../shared/tools)."""
+    if not path.is_file():
+        unavailable(f"{path} is missing: {what}")
+    return path
+
+
+def require_module(name: str) -> Any:
+    """An importable test dependency (pyproject's 'test' extra installs it)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        unavailable(f"{name} is not importable (scripts/install-deps --test installs it)")
 
 
 def write_project(directory: Path, text: str, name: str = "rockpack.yaml") -> Path:

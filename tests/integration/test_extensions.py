@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import in_ci, run_rockpack
+from tests.conftest import require_file, run_rockpack
 from tests.integration.oci_tools import part_members, validate_rock
 from tests.integration.pebble_binary import PEBBLE_ARCHIVE, write_pebble
 from tests.integration.test_extensions_support import (
@@ -40,9 +40,7 @@ def pebble(tmp_path_factory) -> Path:
     """The real Pebble: ROCKPACK_TEST_PEBBLE, or the binary in shared/tools/pebble."""
     if os.environ.get("ROCKPACK_TEST_PEBBLE"):
         return Path(os.environ["ROCKPACK_TEST_PEBBLE"])
-    if not PEBBLE_ARCHIVE.is_file():
-        message = f"no Pebble archive at {PEBBLE_ARCHIVE}"
-        pytest.fail(message) if in_ci() else pytest.skip(message)
+    require_file(PEBBLE_ARCHIVE, "the real Pebble archives are needed (see test-env.md)")
     return write_pebble(PEBBLE_ARCHIVE, tmp_path_factory.mktemp("pebble") / "pebble")
 
 

@@ -24,7 +24,7 @@ import pytest
 from rockpack.build.emulation import elf_kind
 from rockpack.oci.rock_archive import RockIndex, read_rock, read_rock_contents
 from rockpack.project.architectures import host_arch
-from tests.conftest import REPO, in_ci, require_tool, run_rockpack, write_project
+from tests.conftest import REPO, require_file, require_tool, run_rockpack, write_project
 from tests.integration.oci_tools import (
     layer_tar,
     rock_config,
@@ -366,11 +366,7 @@ def test_an_arm64_rock_on_the_arm64_image_of_a_two_platform_base(
 
 def test_the_pebble_of_an_arm64_rock_is_arm64s(arm64_host, tmp_path):
     archive = PEBBLE_ARCHIVES / "pebble_v1.32.1_linux_arm64.tar.gz"
-    if not archive.is_file():
-        message = f"{archive} is missing (see test-env.md)"
-        if in_ci():
-            pytest.fail(message)
-        pytest.skip(message)
+    require_file(archive, "the real Pebble archives are needed (see test-env.md)")
     project = tmp_path / "project"
     write_project(project, SERVICES)
     env = {

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import in_ci, require_tool, run_rockpack, write_project
+from tests.conftest import require_file, require_tool, run_rockpack, write_project
 from tests.integration.oci_tools import runc_run, umoci_unpack, validate_rock
 from tests.integration.pebble_binary import PEBBLE_ARCHIVES, read_pebble
 from tests.unit.pebble.fakes import Mirror, serve
@@ -70,12 +70,7 @@ SERVICES_PROJECT = """
 def pebble_archive(arch: str) -> Path:
     """A real Pebble v1.32.1 release archive; in CI its absence fails the run."""
     path = PEBBLE_ARCHIVES / f"pebble_v1.32.1_linux_{arch}.tar.gz"
-    if not path.is_file():
-        message = f"{path} is missing: the real Pebble archives are needed (see test-env.md)"
-        if in_ci():
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
+    return require_file(path, "the real Pebble archives are needed (see test-env.md)")
 
 
 def archive_binary(arch: str) -> bytes:

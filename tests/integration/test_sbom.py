@@ -23,7 +23,7 @@ import pytest
 from rockpack.image.sbom.dpkg import installed_packages
 from rockpack.oci.artifacts import PROVENANCE_FILE, SBOM_FILE
 from rockpack.oci.rock_archive import read_rock
-from tests.conftest import require_tool, run_rockpack, write_project
+from tests.conftest import require_file, require_module, require_tool, run_rockpack, write_project
 from tests.integration.conftest import BASE_EPOCH, ROOTFS_CACHE
 from tests.integration.oci_tools import layer_tar, rock_config, validate_rock
 from tests.integration.pebble_binary import PEBBLE_ARCHIVE, write_pebble
@@ -181,8 +181,8 @@ def by_name(packages: list[dict]) -> dict[str, dict]:
 
 
 def test_the_sbom_validates_with_the_spdx_tools(packed, tmp_path):
-    parser = pytest.importorskip("spdx_tools.spdx.parser.parse_anything")
-    validation = pytest.importorskip("spdx_tools.spdx.validation.document_validator")
+    parser = require_module("spdx_tools.spdx.parser.parse_anything")
+    validation = require_module("spdx_tools.spdx.validation.document_validator")
     path = tmp_path / "sbom.spdx.json"
     path.write_bytes(attestation(packed["first"], SBOM_FILE))
     document = parser.parse_file(str(path))
@@ -246,8 +246,8 @@ def test_an_overlay_package_appears_with_its_exact_version(module_env, tmp_path)
     assert extra["tree"]["versionInfo"] == tree.version
     assert purl_of(extra["tree"]).endswith("?arch=amd64&distro=debian-12")
     assert len(extra) == 1  # the base's packages are not listed again
-    validation = pytest.importorskip("spdx_tools.spdx.validation.document_validator")
-    parser = pytest.importorskip("spdx_tools.spdx.parser.parse_anything")
+    validation = require_module("spdx_tools.spdx.validation.document_validator")
+    parser = require_module("spdx_tools.spdx.parser.parse_anything")
     path = tmp_path / "sbom.spdx.json"
     path.write_bytes(attestation(rock, SBOM_FILE))
     assert validation.validate_full_spdx_document(parser.parse_file(str(path))) == []
@@ -440,8 +440,7 @@ def test_pushed_attestations_are_found_from_the_image_digest(
 
 @pytest.fixture
 def pebble_binary(tmp_path) -> Path:
-    if not PEBBLE_ARCHIVE.is_file():
-        pytest.skip(f"no Pebble archive at {PEBBLE_ARCHIVE}")
+    require_file(PEBBLE_ARCHIVE, "the real Pebble archives are needed (see test-env.md)")
     (tmp_path / "pebble-bin").mkdir()
     return write_pebble(PEBBLE_ARCHIVE, tmp_path / "pebble-bin" / "pebble")
 
@@ -464,8 +463,7 @@ def test_the_flask_example_lists_flask_gunicorn_and_pebble(tmp_path, pebble_bina
     init = run_rockpack(
         "init", "--profile", "flask-framework", "--name", "flask-hello", "--project-dir", project
     )
-    if init.returncode != 0:
-        pytest.skip(f"the flask-framework profile is not available: {init.stderr[-500:]}")
+    assert init.returncode == 0, init.stderr[-500:]
     env = {"PATH": PLAIN_PATH, "ROCKPACK_PEBBLE_SOURCE": str(pebble_binary)}
     rock = pack(project, env)
     sbom = json.loads(attestation(rock, SBOM_FILE))

@@ -14,6 +14,7 @@ import pytest
 from rockpack import __version__
 from rockpack.image.part_sources import git_head, git_tree, part_sources, source_uri
 from rockpack.image.provenance import BuildFacts, Dependency, provenance_statement
+from tests.conftest import require_tool
 
 
 def facts(**changes) -> BuildFacts:
@@ -108,9 +109,7 @@ def make_tree(root: Path) -> None:
 
 
 def test_git_tree_is_what_git_write_tree_gives(tmp_path):
-    git = shutil.which("git")
-    if git is None:
-        pytest.skip("git is not installed")
+    git = require_tool("git")
     make_tree(tmp_path / "tree")
     env = {
         **os.environ,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import subprocess
 import textwrap
 import zipfile
@@ -28,6 +27,7 @@ from rockpack.image.sbom.jars import read_jar
 from rockpack.image.sbom.npm import is_package_json, read_package_json
 from rockpack.image.sbom.prime_scan import scan_prime
 from rockpack.image.sbom.python_dists import read_dist_info
+from tests.conftest import require_tool
 
 STATUS = """\
 Package: libc6
@@ -168,9 +168,7 @@ def test_jar_coordinates_from_pom_properties_and_nested_jars(tmp_path):
 
 
 def test_go_program_build_info(tmp_path):
-    go = shutil.which("go")
-    if go is None:
-        pytest.skip("go is not installed")
+    go = require_tool("go")
     source = tmp_path / "src"
     source.mkdir()
     (source / "go.mod").write_text("module example.com/hello\n\ngo 1.19\n")
@@ -208,9 +206,7 @@ def test_scan_prime_walks_once_without_following_symlinks(tmp_path):
 
 
 def build_deb(tmp_path: Path, name: str = "demo", version: str = "1.0-1") -> Path:
-    dpkg_deb = shutil.which("dpkg-deb")
-    if dpkg_deb is None:
-        pytest.skip("dpkg-deb is not installed")
+    dpkg_deb = require_tool("dpkg-deb")
     root = tmp_path / f"{name}-root"
     (root / "DEBIAN").mkdir(parents=True)
     (root / "DEBIAN/control").write_text(
