@@ -67,7 +67,7 @@ from rockpack.oci.layer import Layer, write_layer
 from rockpack.oci.layer_cache import LayerRequest, cached_write_layers
 from rockpack.pebble.part import PART_NAME as PEBBLE_PART
 from rockpack.pebble.part import check_user_part, pebble_part
-from rockpack.pebble.source import provide_pebble
+from rockpack.pebble.source import ProvidedPebble, provide_pebble
 from rockpack.project.layering import effective_layering
 from rockpack.project.model import LoadedProject, Project, validate_version
 from rockpack.project.parts import has_overlay
@@ -95,7 +95,12 @@ class Plan:
 
     workspace: Workspace
     targets: list[BuildTarget]
-    injected: dict[str, dict[str, dict[str, Any]]]  # platform -> extra parts
+    pebble: dict[str, ProvidedPebble]  # platform -> the Pebble rockpack puts in its rock
+
+    def extra_parts(self, platform: str) -> dict[str, dict[str, Any]]:
+        """Parts rockpack adds to the project's: the pebble part, when it provides Pebble."""
+        provided = self.pebble.get(platform)
+        return {PEBBLE_PART: pebble_part(provided)} if provided else {}
 
 
 @skip_when_unchanged  # nothing changed since the last pack: its .rock files, at once
@@ -118,7 +123,7 @@ def pack(loaded: LoadedProject, options: BuildOptions, output: Path | None) -> l
             for t in plan.targets
         }
         built = [
-            (variant, plan.workspace, target, result)
+            (variant, plan, target, result)
             for variant, plan in groups
             for target, result in build_parts(variant, "prime", options, plan, bases)
         ]
@@ -127,8 +132,8 @@ def pack(loaded: LoadedProject, options: BuildOptions, output: Path | None) -> l
                 target.platform, target.build_for, result.prime_dir, result.stage_package_dirs
             )
         return [
-            pack_rock(variant, target, result, options, workspace, output, bases[target.platform])
-            for variant, workspace, target, result in built
+            pack_rock(variant, target, result, options, plan, output, bases[target.platform])
+            for variant, plan, target, result in built
         ]
 
 
@@ -159,19 +164,18 @@ def plan_build(loaded: LoadedProject, options: BuildOptions) -> Plan:
     )
     targets = build_targets(project, platform=options.platform, build_for=options.build_for)
     check_foreign_targets(project, targets)
-    injected = {t.platform: injected_parts(project, t.build_for) for t in targets}
-    return Plan(Workspace(loaded.project_dir), targets, injected)
+    pebble = {t.platform: pebble_for(project, t.build_for) for t in targets}
+    provided = {platform: p for platform, p in pebble.items() if p is not None}
+    return Plan(Workspace(loaded.project_dir), targets, provided)
 
 
-def injected_parts(project: Project, build_for: str) -> dict[str, dict[str, Any]]:
-    """Parts rockpack adds to the project's: the pebble part, when the rock runs Pebble.
-
-    Its binary is obtained (cache, or one download) and checked here, before any part runs.
-    """
+def pebble_for(project: Project, build_for: str) -> ProvidedPebble | None:
+    """The Pebble rockpack puts in the rock, obtained (cache, or one download) and checked
+    before any part runs; None when the rock runs no Pebble or its own part provides it."""
     if not needs_pebble(project) or project.pebble == "project":
-        return {}  # no Pebble, or the project's own 'pebble' part provides it
+        return None
     check_user_part(project.parts)
-    return {PEBBLE_PART: pebble_part(provide_pebble(build_for))}
+    return provide_pebble(build_for)
 
 
 # 2. build
@@ -221,7 +225,7 @@ def build_parts(
             cache_dir=user_cache_dir() / "craft-parts",
             build_for=target.build_for,
             base_layer=base_layer,
-            extra_parts=plan.injected.get(target.platform),
+            extra_parts=plan.extra_parts(target.platform),
         )
         results.append((target, lifecycle.run(step, options.shell)))
     return results
@@ -232,13 +236,14 @@ def pack_rock(
     target: BuildTarget,
     result: LifecycleResult,
     options: BuildOptions,
-    workspace: Workspace,
+    plan: Plan,
     output: Path | None,
     base: BaseImage | None,
 ) -> Path:
     """Stages 3 to 5 for one target: its prime dir becomes a .rock."""
     started = time.monotonic()
-    info, epoch = rock_info(loaded, target, result, options, base)
+    workspace = plan.workspace
+    info, epoch = rock_info(loaded, target, result, options, base, plan.pebble.get(target.platform))
     destination = rock_destination(output, loaded.project_dir, info)
     emit.progress("Creating the rock's layers")
     cache = BlobStore(shared_blob_root())
@@ -273,6 +278,7 @@ def rock_info(
     result: LifecycleResult,
     options: BuildOptions,
     base: BaseImage | None,
+    pebble: ProvidedPebble | None = None,
 ) -> tuple[RockInfo, int]:
     """The rock's resolved facts, and the epoch every date in it comes from."""
     project = loaded.project
@@ -296,6 +302,7 @@ def rock_info(
         build_for=target.build_for,
         created=rfc3339(epoch),
         base=base,
+        pebble=pebble,
     )
     return info, epoch
 

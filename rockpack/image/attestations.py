@@ -36,7 +36,6 @@ from rockpack.oci.artifacts import (
 )
 from rockpack.oci.blobs import BlobStore
 from rockpack.oci.entries import Entry, Kind
-from rockpack.pebble.source import provided_pebble
 from rockpack.project.layering import effective_layering
 
 COMMENT = "rock attestations: SBOM and provenance"  # the layer's history comment
@@ -124,7 +123,7 @@ def _pebble_version(request: AttestationRequest) -> str | None:
     project = request.info.project
     if not needs_pebble(project):
         return None
-    provided = provided_pebble(request.info.build_for)
+    provided = request.info.pebble
     if project.pebble != "project" and provided is not None:
         return provided.version
     program = read_go_program(request.result.prime_dir, PEBBLE_PATH)

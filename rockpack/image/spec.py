@@ -18,7 +18,7 @@ from rockpack.image.run_user import run_user_of
 from rockpack.oci.entries import Entry, Kind
 from rockpack.oci.image import HistoryItem, ImageSpec, RuntimeConfig
 from rockpack.pebble.layer import pebble_entrypoint
-from rockpack.pebble.source import provided_pebble
+from rockpack.pebble.source import ProvidedPebble
 from rockpack.project import services as pebble
 from rockpack.project.architectures import DEB_TO_OCI
 from rockpack.project.model import Project
@@ -38,6 +38,7 @@ class RockInfo:
     build_for: str
     created: str  # RFC 3339, UTC
     base: BaseImage | None = None  # None for a bare base
+    pebble: ProvidedPebble | None = None  # the Pebble rockpack put in the rock, if any
 
 
 def rfc3339(epoch: int) -> str:
@@ -159,9 +160,9 @@ def metadata_yaml(info: RockInfo) -> bytes:
 def pebble_metadata(info: RockInfo) -> dict[str, str] | None:
     """Version and sha256 of the Pebble rockpack put in the rock (sha256 of /usr/bin/pebble;
     archive-sha256 of the release archive it came from). None when the rock runs no Pebble
-    or its own part provides it, or when no Pebble was provided in this run."""
+    or its own part provides it."""
     project = info.project
-    provided = provided_pebble(info.build_for)
+    provided = info.pebble
     if provided is None or not needs_pebble(project) or project.pebble == "project":
         return None
     facts = {"version": provided.version, "sha256": provided.sha256}

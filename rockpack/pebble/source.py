@@ -43,13 +43,10 @@ class ProvidedPebble:
     archive_sha256: str | None  # of the release archive, when it came from one
 
 
-_PROVIDED: dict[str, ProvidedPebble] = {}
-
-
 def provide_pebble(build_for: str, environ: Mapping[str, str] | None = None) -> ProvidedPebble:
-    """The Pebble for a rock built for ``build_for``; remembered for its metadata."""
+    """The Pebble for a rock built for ``build_for``, checked (the plan carries it to the
+    rock's metadata)."""
     environ = os.environ if environ is None else environ
-    _PROVIDED.pop(build_for, None)
     cache = PebbleCache.default()
     trust_file = trust.trust_file_path()
     source = environ.get(SOURCE_ENV, "").strip()
@@ -61,17 +58,7 @@ def provide_pebble(build_for: str, environ: Mapping[str, str] | None = None) -> 
             release.binary, release.sha256, release.asset.version, release.archive_sha256
         )
     emit.debug(f"Pebble for {build_for}: {provided}")
-    _PROVIDED[build_for] = provided
     return provided
-
-
-def provided_pebble(build_for: str) -> ProvidedPebble | None:
-    """What provide_pebble() gave for ``build_for`` in this process, if it was called."""
-    return _PROVIDED.get(build_for)
-
-
-def forget_provided() -> None:
-    _PROVIDED.clear()
 
 
 def _from_override(

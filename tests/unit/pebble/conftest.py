@@ -1,5 +1,5 @@
-"""Every Pebble test gets its own cache and config directories and forgets what an earlier
-test provided; ``mirror`` serves a directory as a Pebble release mirror on 127.0.0.1."""
+"""Every Pebble test gets its own cache and config directories; ``mirror`` serves a
+directory as a Pebble release mirror on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from rockpack.pebble.source import forget_provided
 from tests.unit.pebble.fakes import Mirror, make_elf, release_archive, serve
 
 
@@ -18,9 +17,7 @@ def own_user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     for name in ("ROCKPACK_PEBBLE_SOURCE", "ROCKPACK_PEBBLE_MIRROR", "ROCKPACK_PEBBLE_ACCEPT"):
         monkeypatch.delenv(name, raising=False)
-    forget_provided()
     yield
-    forget_provided()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from rockpack.pebble import trust
 from rockpack.pebble.binary_check import NotPebbleError
 from rockpack.pebble.errors import ArchiveError, PebbleUnavailableError
 from rockpack.pebble.release import ReleaseAsset
-from rockpack.pebble.source import provide_pebble, provided_pebble
+from rockpack.pebble.source import provide_pebble
 from tests.unit.pebble.fakes import (
     asset_path,
     go_buildinfo,
@@ -27,15 +27,16 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def test_the_default_is_the_release_and_it_is_remembered(mirror, tmp_path):
-    assert provided_pebble("amd64") is None
+def test_the_default_is_the_release_and_it_is_cached(mirror, tmp_path):
     got = provide_pebble("amd64", {"ROCKPACK_PEBBLE_MIRROR": mirror.url})
     assert got.version == "v1.32.1"
     assert got.sha256 == sha(make_elf("amd64"))
     assert got.archive_sha256 == sha(asset_path(mirror.root, "amd64").read_bytes())
     assert got.binary.is_relative_to(tmp_path / "xdg-cache/rockpack/pebble/binaries")
     assert (tmp_path / "xdg-config/rockpack/pebble-trust.json").is_file()
-    assert provided_pebble("amd64") == got and provided_pebble("arm64") is None
+    downloads = len(mirror.requests)
+    assert provide_pebble("amd64", {"ROCKPACK_PEBBLE_MIRROR": mirror.url}) == got
+    assert len(mirror.requests) == downloads  # the second time from the cache
 
 
 def test_a_binary(tmp_path):
@@ -122,7 +123,6 @@ def test_wrong_files_are_refused_whatever_the_source(tmp_path):
         assert "Point ROCKPACK_PEBBLE_SOURCE at Canonical's Pebble for amd64" in (
             info.value.resolution
         )
-    assert provided_pebble("amd64") is None
     binaries = tmp_path / "xdg-cache/rockpack/pebble/binaries"
     assert not binaries.exists()  # a refused file never enters the cache
 
