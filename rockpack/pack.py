@@ -57,8 +57,9 @@ from rockpack.layer.plan import LayerPlan, LayerSources, split_into_layers
 from rockpack.layer.scan import ScanOptions, default_owner_map, scan_tree
 from rockpack.layer.volatile import without_volatile
 from rockpack.oci.archive import write_oci_archive
-from rockpack.oci.artifacts import ATTESTATION_ORIGIN
-from rockpack.oci.blobs import BlobStore
+from rockpack.oci.artifacts import ATTESTATION_ORIGIN, Attachment
+from rockpack.oci.attested_index import store_attested_index
+from rockpack.oci.blobs import BlobStore, Descriptor
 from rockpack.oci.compress import DEFAULT as DEFAULT_COMPRESSION
 from rockpack.oci.compress import Compression
 from rockpack.oci.image import index_json, referenced_blobs, write_image
@@ -251,19 +252,16 @@ def pack_rock(
     store = BlobStore(workspace.blob_root)
     layers = write_layers(layer_plan, info, base, store, options, workspace, target, epoch)
     comments = [*layer_plan.comments, "rock metadata"]
-    layers, comments = attestations(
+    layers, comments, documents = attestations(
         loaded, info, result, base, layers, comments, store, options, epoch
     )
     spec = image_spec(info, comments)
     spec = replace(spec, annotations={**spec.annotations, **layer_plan.annotations})
     manifest = write_image(store, spec, layers)
     emit.progress(f"Writing {destination.name}")
+    top, blobs = archive_contents(loaded.project, store, manifest, documents)
     write_oci_archive(
-        destination,
-        [store, cache],
-        index_json([(manifest, info.version)]),
-        referenced_blobs(store, manifest),
-        mtime=epoch,
+        destination, [store, cache], index_json([(top, info.version)]), blobs, mtime=epoch
     )
     emit.debug(f"Prime dir to .rock: {time.monotonic() - started:.3f} s")
     # Inside a clean build the host says where the rock landed, with this same digest.
@@ -405,12 +403,13 @@ def attestations(
     store: BlobStore,
     options: BuildOptions,
     epoch: int,
-) -> tuple[list[Layer], list[str]]:
+) -> tuple[list[Layer], list[str], list[Attachment]]:
     """The rock's SBOM and SLSA provenance (unless the project turns them off), in a layer
-    of their own under the metadata layer, which stays on top; ``comments`` likewise."""
+    of their own under the metadata layer, which stays on top; ``comments`` likewise;
+    and the documents themselves."""
     wanted = loaded.project.attestations
     if wanted is not None and not (wanted.sbom or wanted.provenance):
-        return layers, comments
+        return layers, comments, []
     emit.progress("Writing the rock's SBOM and provenance")
     compression = options.compression
     request = AttestationRequest(
@@ -428,11 +427,25 @@ def attestations(
         build_mode="lxd" if is_managed() else "destructive",
         epoch=epoch,
     )
-    entries = attestation_entries(attestation_documents(request), epoch)
-    written = write_layer(entries, store, compression=compression)
+    documents = attestation_documents(request)
+    written = write_layer(attestation_entries(documents, epoch), store, compression=compression)
     annotations = ((ORIGIN_ANNOTATION, ATTESTATION_ORIGIN),)
     layer = Layer(replace(written.descriptor, annotations=annotations), written.diff_id)
-    return [*layers[:-1], layer, layers[-1]], [*comments[:-1], ATTESTATION_COMMENT, comments[-1]]
+    layers = [*layers[:-1], layer, layers[-1]]
+    return layers, [*comments[:-1], ATTESTATION_COMMENT, comments[-1]], documents
+
+
+def archive_contents(
+    project: Project, store: BlobStore, manifest: Descriptor, documents: list[Attachment]
+) -> tuple[Descriptor, list[Descriptor]]:
+    """What the .rock's index.json names (the image, or with ``attestations: in-index``
+    an index of the image and its attestations) and every blob the archive holds."""
+    blobs = referenced_blobs(store, manifest)
+    wanted = project.attestations
+    if not documents or wanted is None or not wanted.in_index:
+        return manifest, blobs
+    index, artifacts = store_attested_index(store, manifest, documents)
+    return index, [index, *blobs, *artifacts]
 
 
 # 5. rock

@@ -22,7 +22,7 @@ from typing import IO
 from craft_cli import emit
 
 from rockpack.errors import RockpackError
-from rockpack.oci.artifacts import push_referrers
+from rockpack.oci.referrers import push_referrers
 from rockpack.oci.index import platform_text
 from rockpack.oci.index_rock import index_rock_directory, write_index_rock
 from rockpack.oci.reference import (

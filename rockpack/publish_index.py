@@ -18,7 +18,7 @@ from pathlib import Path
 from craft_cli import emit
 
 from rockpack.errors import RockpackError
-from rockpack.oci.artifacts import push_referrers
+from rockpack.oci.referrers import push_referrers
 from rockpack.oci.blobs import BlobStore, Descriptor
 from rockpack.oci.documents import parse_object
 from rockpack.oci.image import MEDIA_TYPE_INDEX

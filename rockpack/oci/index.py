@@ -19,6 +19,7 @@ from rockpack.oci.documents import (
     field_dict,
     field_list,
     field_str,
+    field_strings,
     parse_object,
 )
 from rockpack.oci.image import MEDIA_TYPE_INDEX, canonical_json
@@ -27,6 +28,11 @@ from rockpack.oci.media_types import INDEX_TYPES, MANIFEST_TYPES
 MAX_INDEX_ENTRIES = 64
 PLATFORM_KEYS = ("os", "architecture", "variant")
 Platform = tuple[tuple[str, str], ...]  # sorted (key, value) pairs, as Descriptor holds them
+# An index of one image and its attestation artifacts (``attestations: in-index``): a rock
+# of one platform, not a multi-platform rock. See ``rockpack.oci.attested_index``.
+KIND_ANNOTATION = "io.rockpack.index"
+ATTESTED_IMAGE = "image-and-attestations"
+ATTESTATION_PLATFORM = (("architecture", "unknown"), ("os", "unknown"))
 
 
 class ImageIndexError(RockpackError):
@@ -87,6 +93,18 @@ def image_index(entries: Sequence[Descriptor]) -> bytes:
 def _order(platform: Platform) -> tuple[str, ...]:
     fields = dict(platform)
     return tuple(fields.get(k, "") for k in PLATFORM_KEYS)
+
+
+def is_attestation_entry(descriptor: Descriptor) -> bool:
+    """An index entry for an artifact, not an image: its platform is unknown/unknown, as
+    BuildKit lists attestations, so readers choosing by platform pass it by."""
+    return dict(descriptor.platform).get("os") == "unknown"
+
+
+def is_attested_image(raw: bytes, what: str) -> bool:
+    """Whether an index is one image and its attestations (rockpack's annotation says so)."""
+    annotations = field_strings(parse_object(raw, what), "annotations", what)
+    return annotations.get(KIND_ANNOTATION) == ATTESTED_IMAGE
 
 
 def index_manifests(raw: bytes, what: str) -> list[Descriptor]:

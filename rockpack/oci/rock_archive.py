@@ -10,7 +10,9 @@ registry or podman sees a byte of it.
 
 A multi-platform rock (``pack --index``) names one image index instead, held as a blob:
 ``read_rock_contents`` reads it and each image it lists by the same checks, and also
-checks that each image's config declares the platform the index gives it.
+checks that each image's config declares the platform the index gives it. A rock of one
+platform whose index also lists its attestations (``attestations: in-index``) is read
+as its image, each artifact checked to refer to that image with its blobs present.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import re
 import tarfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +33,14 @@ from rockpack.oci.documents import (
     field_strings,
     parse_object,
 )
-from rockpack.oci.image import MEDIA_TYPE_INDEX, REF_NAME, ManifestView
+from rockpack.oci.image import MEDIA_TYPE_INDEX, REF_NAME, ManifestView, manifest_blobs
 from rockpack.oci.index import (
     Platform,
     config_platform,
     declared_platform,
     index_manifests,
+    is_attestation_entry,
+    is_attested_image,
     platform_text,
 )
 from rockpack.oci.layer_reader import BoundedTarInfo
@@ -74,6 +78,8 @@ class RockImage(ManifestView):
     raw: bytes  # the manifest's exact bytes
     ref_name: str  # the tag the index gives it (the rock's version)
     members: dict[str, _Member] = field(default_factory=dict, compare=False, repr=False)
+    # The attestation artifacts the rock's index lists beside the image (``in-index``).
+    artifacts: tuple[Descriptor, ...] = ()
 
     @property
     def label(self) -> str:
@@ -137,6 +143,8 @@ def read_rock_contents(path: Path) -> RockImage | RockIndex:
     top = Descriptor.from_json(entries[0], f"{path}: index.json, its manifest")
     ref_name = field_strings(entries[0], "annotations", f"{path}: index.json").get(REF_NAME, "")
     if top.media_type == MEDIA_TYPE_INDEX:
+        if is_attested_image(_small_blob(path, members, top), f"{path}: its image index"):
+            return _read_attested_image(path, members, top, ref_name)
         return _read_index(path, members, top, ref_name)
     if top.media_type not in MANIFEST_TYPES:
         raise _invalid(path, f"its index names a {top.media_type!r}, not an image")
@@ -155,6 +163,45 @@ def _read_image(
     return image, config
 
 
+def _read_platform_image(
+    path: Path, members: dict[str, _Member], entry: Descriptor, ref_name: str
+) -> tuple[RockImage, Platform]:
+    """An image an index lists, and the platform its config declares, which must be the
+    one the index gives it."""
+    image, config = _read_image(path, members, entry, ref_name)
+    declared = config_platform(config, f"{path}: the image config of {entry.digest}")
+    if declared_platform(entry) != declared:
+        raise _invalid(
+            path,
+            f"its index lists {entry.digest} for {platform_text(declared_platform(entry))}, "
+            f"but that image's config says {platform_text(declared)}",
+        )
+    return image, declared
+
+
+def _read_attested_image(
+    path: Path, members: dict[str, _Member], descriptor: Descriptor, ref_name: str
+) -> RockImage:
+    """The one image of an index that also lists its attestations; each artifact must
+    refer to that image and have its blobs in the rock."""
+    entries = index_manifests(_small_blob(path, members, descriptor), f"{path}: its index")
+    images = [e for e in entries if not is_attestation_entry(e)]
+    if len(images) != 1:
+        raise _invalid(path, f"its index of one image and attestations lists {len(images)} images")
+    image = _read_platform_image(path, members, images[0], ref_name)[0]
+    artifacts = tuple(e for e in entries if is_attestation_entry(e))
+    for artifact in artifacts:
+        what = f"{path}: the artifact {artifact.digest}"
+        document = parse_object(_small_blob(path, members, artifact), what)
+        subject = Descriptor.from_json(document.get("subject"), f"{what}, its subject")
+        if subject.digest != image.manifest.digest:
+            raise _invalid(path, f"the artifact {artifact.digest} refers to {subject.digest}")
+        config, layers = manifest_blobs(document, what)
+        for blob in (config, *layers):
+            _present(path, members, blob)
+    return replace(image, artifacts=artifacts)
+
+
 def _read_index(
     path: Path, members: dict[str, _Member], descriptor: Descriptor, ref_name: str
 ) -> RockIndex:
@@ -162,14 +209,7 @@ def _read_index(
     raw = _small_blob(path, members, descriptor)
     images, platforms = [], []
     for entry in index_manifests(raw, f"{path}: its image index"):
-        image, config = _read_image(path, members, entry, ref_name)
-        declared = config_platform(config, f"{path}: the image config of {entry.digest}")
-        if declared_platform(entry) != declared:
-            raise _invalid(
-                path,
-                f"its index lists {entry.digest} for {platform_text(declared_platform(entry))}, "
-                f"but that image's config says {platform_text(declared)}",
-            )
+        image, declared = _read_platform_image(path, members, entry, ref_name)
         if declared in platforms:
             raise _invalid(path, f"its index lists two images for {platform_text(declared)}")
         images.append(image)

@@ -1,8 +1,9 @@
 """The project's ``attestations`` key: what rockpack attests about a rock.
 
 By default every rock carries an SPDX SBOM and SLSA provenance, in ``/.rock/`` and as
-OCI artifacts referring to its manifest. A project that must not publish them turns
-them off here; ``pack --no-attestations`` turns both off for one run.
+OCI artifacts referring to its manifest (pushed as referrers; in the ``.rock``'s own index
+too with ``in-index: true``). A project that must not publish them turns them off here;
+``pack --no-attestations`` turns both off for one run.
 """
 
 from __future__ import annotations
@@ -31,6 +32,13 @@ class Attestations(RockpackModel):
         default=True,
         description="SLSA v1 provenance as an in-toto statement: the project file, "
         "sources, base and build parameters (/.rock/provenance.intoto.json).",
+    )
+    in_index: bool = Field(
+        default=False,
+        description="Also list them in the .rock's own index.json, as artifacts beside the "
+        "image (BuildKit's layout: an image index, the artifacts under platform "
+        "unknown/unknown). Off by default: umoci and tools that expect index.json to name "
+        "one image manifest need such a rock copied to a layout first.",
     )
 
 

@@ -20,7 +20,6 @@ from rockpack.oci.artifacts import (
     SBOM_FILE,
     SPDX_JSON,
     artifact_manifest,
-    referrers_tag,
     rock_attachments,
     rock_referrers,
 )
@@ -29,6 +28,7 @@ from rockpack.oci.entries import Entry, Kind
 from rockpack.oci.inspect_rock import ORIGIN_ANNOTATION
 from rockpack.oci.layer import write_layer
 from rockpack.oci.media_types import OCI_INDEX, OCI_MANIFEST
+from rockpack.oci.referrers import referrers_tag
 from rockpack.oci.registry_client import RegistryClient
 from rockpack.oci.registry_errors import RegistryError
 from rockpack.oci.rock_archive import read_rock
