@@ -22,7 +22,6 @@ from typing import IO
 from craft_cli import emit
 
 from rockpack.errors import RockpackError
-from rockpack.oci.referrers import push_referrers
 from rockpack.oci.index import platform_text
 from rockpack.oci.index_rock import index_rock_directory, write_index_rock
 from rockpack.oci.reference import (
@@ -33,6 +32,7 @@ from rockpack.oci.reference import (
     repository_component,
     tag_from,
 )
+from rockpack.oci.referrers import push_referrers
 from rockpack.oci.registry_client import RegistryClient
 from rockpack.oci.rock_archive import RockImage, open_blob, read_rock, read_rock_contents
 from rockpack.oci.rock_metadata import RockIdentity, rock_identity
@@ -109,12 +109,16 @@ def push_rocks(
 
 
 def assemble_index(
-    destination: str, sources: list[str], client: RegistryClient | None = None
+    destination: str,
+    sources: list[str],
+    client: RegistryClient | None = None,
+    *,
+    attestations: bool = False,
 ) -> PushReport:
     """Push an index of images already in ``destination``'s registry (no layer pulled)."""
     from rockpack.publish_index import assemble
 
-    return assemble(destination, sources, client or RegistryClient())
+    return assemble(destination, sources, client or RegistryClient(), attestations=attestations)
 
 
 def index_directory(output: Path | None, project_dir: Path) -> Path:

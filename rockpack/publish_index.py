@@ -18,21 +18,23 @@ from pathlib import Path
 from craft_cli import emit
 
 from rockpack.errors import RockpackError
-from rockpack.oci.referrers import push_referrers
 from rockpack.oci.blobs import BlobStore, Descriptor
-from rockpack.oci.documents import parse_object
+from rockpack.oci.documents import field_list, parse_object
 from rockpack.oci.image import MEDIA_TYPE_INDEX
 from rockpack.oci.index import (
+    ArtifactEntry,
     config_platform,
     declared_platform,
     image_index,
     index_entry,
     index_manifests,
+    is_attestation_entry,
     platform_text,
 )
 from rockpack.oci.index_rock import image_entries
 from rockpack.oci.media_types import INDEX_TYPES, MANIFEST_TYPES
 from rockpack.oci.reference import Reference, names_tag, parse_reference
+from rockpack.oci.referrers import image_attestations, push_referrers
 from rockpack.oci.registry_client import Manifest, RegistryClient
 from rockpack.oci.rock_archive import RockImage, RockIndex
 from rockpack.publish import BlobCounts, PushReport, note_docker_hub, push_blobs, push_reference
@@ -50,7 +52,7 @@ def push_images(
     if len(contents) == 1 and isinstance(contents[0], RockIndex):
         raw = contents[0].raw
     else:
-        raw = image_index(image_entries(images)[0])
+        raw = image_index(image_entries(images)[0], [a for i in images for a in i.artifacts])
     reference = push_reference(destination, _common_version(images, destination))
     note_docker_hub(destination, reference)
     counts = BlobCounts()
@@ -75,8 +77,16 @@ def _common_version(images: list[RockImage], destination: str) -> str:
     return versions[0]
 
 
-def assemble(destination: str, sources: Sequence[str], client: RegistryClient) -> PushReport:
-    """Push, under ``destination``'s tag, an index of the images ``sources`` name."""
+def assemble(
+    destination: str,
+    sources: Sequence[str],
+    client: RegistryClient,
+    *,
+    attestations: bool = False,
+) -> PushReport:
+    """Push, under ``destination``'s tag, an index of the images ``sources`` name; with
+    ``attestations``, listing their SBOM and provenance artifacts too, as ``pack --index``
+    does for rocks packed with ``attestations: in-index``."""
     target = parse_reference(destination)
     if target.digest or not names_tag(destination):
         raise RockpackError(
@@ -84,30 +94,68 @@ def assemble(destination: str, sources: Sequence[str], client: RegistryClient) -
             resolution="Name it as REGISTRY/REPOSITORY:TAG, e.g. ghcr.io/me/app:1.0.",
         )
     entries: list[Descriptor] = []
+    artifacts: list[ArtifactEntry] = []
     counts = BlobCounts()
     with tempfile.TemporaryDirectory(prefix="rockpack-index-") as scratch:
         configs = BlobStore(Path(scratch))
         for text in sources:
             source = _source_reference(text, target)
-            fetched = _manifest(client, source)
+            fetched = client.manifest(source, source.version)
             if fetched.media_type in INDEX_TYPES:
-                for entry in index_manifests(fetched.raw, f"The index {source}"):
-                    if dict(entry.platform).get("os") == "unknown":
-                        continue  # an attestation manifest (buildx), not an image
-                    if source.repository != target.repository:
-                        image = _manifest(client, source.with_digest(entry.digest))
-                        _link(client, image, target, counts)
-                    entries.append(index_entry(entry, declared_platform(entry)))
-                continue
-            if fetched.media_type not in MANIFEST_TYPES:
+                images, listed = _index_source(client, fetched, target, counts)
+            elif fetched.media_type in MANIFEST_TYPES:
+                images = [_image_source(client, fetched, target, counts, configs)]
+                listed = image_attestations(client, source, fetched.digest) if attestations else []
+            else:
                 raise RockpackError(f"{source} is a {fetched.media_type[:100]!r}, not an image.")
-            _link(client, fetched, target, counts)
-            client.fetch_blob(source, fetched.config, configs)  # verified, small
-            what = f"The config of {source}"
-            config = parse_object(configs.read_bytes(fetched.config.digest), what)
-            manifest = Descriptor(fetched.media_type, fetched.digest, len(fetched.raw))
-            entries.append(index_entry(manifest, config_platform(config, what)))
-    return _put_index(client, target, image_index(entries), counts)
+            entries += images
+            if attestations:
+                for artifact in listed:
+                    if source.repository != target.repository:
+                        linked = client.manifest(source, artifact.descriptor.digest)
+                        _link(client, linked, target, counts)
+                artifacts += listed
+    return _put_index(client, target, image_index(entries, artifacts), counts)
+
+
+def _index_source(
+    client: RegistryClient, fetched: Manifest, target: Reference, counts: BlobCounts
+) -> tuple[list[Descriptor], list[ArtifactEntry]]:
+    """The images an index lists (linked into the target's repository) and the
+    attestation artifacts it lists beside them."""
+    source = fetched.reference
+    what = f"The index {source}"
+    images = []
+    for entry in index_manifests(fetched.raw, what):
+        if is_attestation_entry(entry):
+            continue
+        if source.repository != target.repository:
+            _link(client, client.manifest(source, entry.digest), target, counts)
+        images.append(index_entry(entry, declared_platform(entry)))
+    listed = [
+        ArtifactEntry.from_json(entry, what)
+        for entry in field_list(parse_object(fetched.raw, what), "manifests", what)
+        if isinstance(entry, dict) and (entry.get("platform") or {}).get("os") == "unknown"
+    ]
+    return images, listed
+
+
+def _image_source(
+    client: RegistryClient,
+    fetched: Manifest,
+    target: Reference,
+    counts: BlobCounts,
+    configs: BlobStore,
+) -> Descriptor:
+    """An image's index entry (its platform from its config), the image linked into the
+    target's repository."""
+    source = fetched.reference
+    _link(client, fetched, target, counts)
+    client.fetch_blob(source, fetched.config, configs)  # verified, small
+    what = f"The config of {source}"
+    config = parse_object(configs.read_bytes(fetched.config.digest), what)
+    manifest = Descriptor(fetched.media_type, fetched.digest, len(fetched.raw))
+    return index_entry(manifest, config_platform(config, what))
 
 
 def _source_reference(text: str, target: Reference) -> Reference:
@@ -125,12 +173,6 @@ def _source_reference(text: str, target: Reference) -> Reference:
             resolution=f"Push that rock to {target.registry} first ('rockpack push').",
         )
     return source
-
-
-def _manifest(client: RegistryClient, reference: Reference) -> Manifest:
-    """The manifest or index ``reference`` names, its digest checked (the client's one
-    verified manifest read, without following an index to a platform)."""
-    return client._get_manifest(reference, reference.version)
 
 
 def _link(
@@ -166,6 +208,7 @@ def _put_index(
     images = tuple(
         f"{platform_text(declared_platform(entry))} {entry.digest}"
         for entry in index_manifests(raw, "the index")
+        if not is_attestation_entry(entry)
     )
     return PushReport(
         f"{tagged}@{digest}",

@@ -76,6 +76,16 @@ class Referrer:
     document: Attachment
 
     @property
+    def entry_descriptor(self) -> Descriptor:
+        """Its descriptor with the manifest's annotations, as an index lists it."""
+        return Descriptor(
+            self.descriptor.media_type,
+            self.descriptor.digest,
+            self.descriptor.size,
+            tuple(sorted(self.annotations.items())),
+        )
+
+    @property
     def entry(self) -> dict[str, Any]:
         """Its descriptor as a referrers list holds it: artifactType and annotations."""
         entry: dict[str, Any] = {**self.descriptor.to_json(), "artifactType": self.artifact_type}

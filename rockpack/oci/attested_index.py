@@ -16,8 +16,6 @@ rock back as the one image it is, not as a multi-platform rock.
 
 from __future__ import annotations
 
-from typing import Any
-
 from rockpack.oci.artifacts import (
     CREATED,
     EMPTY,
@@ -28,22 +26,14 @@ from rockpack.oci.artifacts import (
 )
 from rockpack.oci.blobs import BlobStore, Descriptor
 from rockpack.oci.documents import parse_object
-from rockpack.oci.image import MEDIA_TYPE_INDEX, canonical_json
-from rockpack.oci.index import ATTESTATION_PLATFORM, ATTESTED_IMAGE, KIND_ANNOTATION
+from rockpack.oci.image import MEDIA_TYPE_INDEX
+from rockpack.oci.index import ATTESTED_IMAGE, KIND_ANNOTATION, ArtifactEntry, image_index
 
 
 def attested_index(image: Descriptor, referrers: list[Referrer]) -> bytes:
     """The image index listing ``image`` (with its platform) and its ``referrers``."""
-    entries: list[dict[str, Any]] = [image.to_json()]
-    entries += [{**r.entry, "platform": dict(ATTESTATION_PLATFORM)} for r in referrers]
-    return canonical_json(
-        {
-            "schemaVersion": 2,
-            "mediaType": MEDIA_TYPE_INDEX,
-            "manifests": entries,
-            "annotations": {KIND_ANNOTATION: ATTESTED_IMAGE},
-        }
-    )
+    artifacts = [ArtifactEntry(r.entry_descriptor, r.artifact_type) for r in referrers]
+    return image_index([image], artifacts, {KIND_ANNOTATION: ATTESTED_IMAGE})
 
 
 def store_attested_index(

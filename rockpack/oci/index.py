@@ -10,6 +10,7 @@ registry made it, and in whichever order the images came.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from rockpack.errors import RockpackError
@@ -67,8 +68,13 @@ def index_entry(manifest: Descriptor, platform: Platform) -> Descriptor:
     return Descriptor(manifest.media_type, manifest.digest, manifest.size, platform=platform)
 
 
-def image_index(entries: Sequence[Descriptor]) -> bytes:
-    """The canonical index of ``entries`` (see ``index_entry``), sorted by platform."""
+def image_index(
+    entries: Sequence[Descriptor],
+    artifacts: Sequence[ArtifactEntry] = (),
+    annotations: dict[str, str] | None = None,
+) -> bytes:
+    """The canonical index of ``entries`` (see ``index_entry``), sorted by platform, then
+    of the images' attestation ``artifacts``, sorted by type and digest."""
     if not entries:
         raise ImageIndexError("An image index needs at least one image.")
     by_platform: dict[Platform, Descriptor] = {}
@@ -85,14 +91,50 @@ def image_index(entries: Sequence[Descriptor]) -> bytes:
             )
         by_platform[platform] = index_entry(entry, platform)
     manifests = [by_platform[key].to_json() for key in sorted(by_platform, key=_order)]
-    return canonical_json(
-        {"schemaVersion": 2, "mediaType": MEDIA_TYPE_INDEX, "manifests": manifests}
-    )
+    unique = {a.descriptor.digest: a for a in artifacts}.values()
+    manifests += [
+        a.to_json() for a in sorted(unique, key=lambda a: (a.artifact_type, a.descriptor.digest))
+    ]
+    document: dict[str, Any] = {
+        "schemaVersion": 2,
+        "mediaType": MEDIA_TYPE_INDEX,
+        "manifests": manifests,
+    }
+    if annotations:
+        document["annotations"] = dict(sorted(annotations.items()))
+    return canonical_json(document)
 
 
 def _order(platform: Platform) -> tuple[str, ...]:
     fields = dict(platform)
     return tuple(fields.get(k, "") for k in PLATFORM_KEYS)
+
+
+@dataclass(frozen=True)
+class ArtifactEntry:
+    """An attestation artifact as an index lists it: its descriptor (annotations and all)
+    and ``artifactType``, under the platform unknown/unknown."""
+
+    descriptor: Descriptor
+    artifact_type: str
+
+    @classmethod
+    def from_json(cls, entry: dict[str, Any], what: str) -> ArtifactEntry:
+        descriptor = Descriptor.from_json(entry, what)
+        return cls(replace_platform(descriptor, ()), field_str(entry, "artifactType", what))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.descriptor.to_json(),
+            "artifactType": self.artifact_type,
+            "platform": dict(ATTESTATION_PLATFORM),
+        }
+
+
+def replace_platform(descriptor: Descriptor, platform: Platform) -> Descriptor:
+    return Descriptor(
+        descriptor.media_type, descriptor.digest, descriptor.size, descriptor.annotations, platform
+    )
 
 
 def is_attestation_entry(descriptor: Descriptor) -> bool:

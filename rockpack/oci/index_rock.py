@@ -5,7 +5,8 @@ images, byte for byte: ``pack --index`` writes it after packing (and the host af
 clean build). Its index.json names one blob, the image index, as buildx and skopeo lay a
 multi-platform image out; ``push`` sends that index as it is, so the registry's digest
 is the rock's. Its files' dates are the newest image's ``created``: the rock is a pure
-function of the rocks it indexes.
+function of the rocks it indexes. Rocks packed with ``attestations: in-index`` bring
+their attestation artifacts along, listed under unknown/unknown as in their own index.
 """
 
 from __future__ import annotations
@@ -64,17 +65,22 @@ def write_index_rock(rocks: Sequence[Path], directory: Path, name: str) -> Path:
             resolution="Give every platform the same version.",
         )
     entries, created = image_entries(images)
-    raw = image_index(entries)
+    raw = image_index(entries, [a for image in images for a in image.artifacts])
     seen = Digester()
     seen.update(raw)
     index = Descriptor(MEDIA_TYPE_INDEX, seen.digest, seen.size)
     destination = directory / index_rock_name(name, versions[0])
-    blobs = [index, *(b for image in images for b in (image.manifest, *image.blobs))]
+    blobs = [index, *(b for image in images for b in image_blobs(image))]
     source = RockBlobs(images, {index.digest: raw})
     write_oci_archive(
         destination, [source], index_json([(index, versions[0])]), blobs, mtime=created
     )
     return destination
+
+
+def image_blobs(image: RockImage) -> list[Descriptor]:
+    """Every blob of an image in a rock, its attestation artifacts' too."""
+    return [image.manifest, *image.blobs, *image.artifact_blobs]
 
 
 class RockBlobs:

@@ -14,9 +14,16 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from rockpack.oci.artifacts import EMPTY, Referrer, empty_descriptor, rock_referrers
+from rockpack.oci.artifacts import (
+    EMPTY,
+    MEDIA_TYPES,
+    Referrer,
+    empty_descriptor,
+    rock_referrers,
+)
 from rockpack.oci.documents import field_list, parse_object
 from rockpack.oci.image import canonical_json
+from rockpack.oci.index import ArtifactEntry
 from rockpack.oci.media_types import OCI_INDEX, OCI_MANIFEST
 from rockpack.oci.reference import Reference
 from rockpack.oci.registry_client import RegistryClient
@@ -96,19 +103,17 @@ def _update_fallback_tag(
     url = transport.url(target, f"manifests/{tag}")
     what = f"{target.registry}/{target.repository}:{tag}"
     existing: list[dict[str, Any]] = []
-    with transport.exchange(
-        "GET", target, url, headers={"Accept": OCI_INDEX}, expected=(404,)
-    ) as answer:
-        if answer.response.status_code != 404:
-            document = parse_object(answer.read_all(MAX_REFERRERS_INDEX, what), what)
-            if document.get("mediaType", OCI_INDEX) != OCI_INDEX or "manifests" not in document:
-                raise RegistryError(
-                    f"The image was pushed, but {what} holds a {document.get('mediaType')!r}, "
-                    "not the list of its referrers, so its SBOM and provenance are not "
-                    "listed there.",
-                    resolution=f"Delete the tag {tag} (it is no referrers list) and push again.",
-                )
-            existing = [e for e in field_list(document, "manifests", what) if isinstance(e, dict)]
+    raw = _get_index(client, target, f"manifests/{tag}", what)
+    if raw is not None:
+        document = parse_object(raw, what)
+        if document.get("mediaType", OCI_INDEX) != OCI_INDEX or "manifests" not in document:
+            raise RegistryError(
+                f"The image was pushed, but {what} holds a {document.get('mediaType')!r}, "
+                "not the list of its referrers, so its SBOM and provenance are not "
+                "listed there.",
+                resolution=f"Delete the tag {tag} (it is no referrers list) and push again.",
+            )
+        existing = [e for e in field_list(document, "manifests", what) if isinstance(e, dict)]
     known = {entry.get("digest") for entry in existing}
     added = [r.entry for r in referrers if r.descriptor.digest not in known]
     if not added:
@@ -116,3 +121,35 @@ def _update_fallback_tag(
     body = referrers_index([*existing, *added])
     with transport.exchange("PUT", target, url, headers={"Content-Type": OCI_INDEX}, body=body):
         pass
+
+
+def image_attestations(
+    client: RegistryClient, reference: Reference, digest: str
+) -> list[ArtifactEntry]:
+    """The SBOM and provenance artifacts a registry lists as referrers of ``digest``: by
+    its referrers API, else under the fallback tag; [] when it lists none."""
+    target = Reference(reference.registry, reference.repository)
+    what = f"the referrers of {target.registry}/{target.repository}@{digest}"
+    raw = _get_index(client, target, f"referrers/{digest}", what)
+    if raw is None:
+        raw = _get_index(client, target, f"manifests/{referrers_tag(digest)}", what)
+    if raw is None:
+        return []
+    wanted = set(MEDIA_TYPES.values())
+    return [
+        ArtifactEntry.from_json(entry, what)
+        for entry in field_list(parse_object(raw, what), "manifests", what)
+        if isinstance(entry, dict) and entry.get("artifactType") in wanted
+    ]
+
+
+def _get_index(client: RegistryClient, target: Reference, path: str, what: str) -> bytes | None:
+    """An image index the registry serves at ``path``; None when it has none there."""
+    transport = client.transport
+    url = transport.url(target, path)
+    with transport.exchange(
+        "GET", target, url, headers={"Accept": OCI_INDEX}, expected=(404,)
+    ) as answer:
+        if answer.response.status_code == 404:
+            return None
+        return answer.read_all(MAX_REFERRERS_INDEX, what)

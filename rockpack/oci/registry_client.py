@@ -60,11 +60,11 @@ class RegistryClient:
 
     def resolve(self, reference: Reference, platform: Platform) -> Manifest:
         """The image manifest for ``platform``, following an index if there is one."""
-        fetched = self._get_manifest(reference, reference.version)
+        fetched = self.manifest(reference, reference.version)
         if fetched.media_type in INDEX_TYPES:
             index = parse_object(fetched.raw, f"The index of {reference}")
             chosen = choose_platform(index, platform, str(reference))
-            fetched = self._get_manifest(reference, chosen.digest)
+            fetched = self.manifest(reference, chosen.digest)
             if fetched.media_type not in MANIFEST_TYPES:
                 raise RegistryError(
                     f"{reference}: the index entry for {platform} is a "
@@ -78,7 +78,9 @@ class RegistryClient:
             )
         return fetched
 
-    def _get_manifest(self, reference: Reference, version: str) -> Manifest:
+    def manifest(self, reference: Reference, version: str) -> Manifest:
+        """The manifest or index stored under ``version`` (a tag or digest), as it is: its
+        digest checked when asked for by digest; an index is not followed."""
         accept = ", ".join((*MANIFEST_TYPES, *INDEX_TYPES))
         url = self.transport.url(reference, f"manifests/{version}")
         with self.transport.exchange("GET", reference, url, headers={"Accept": accept}) as answer:

@@ -35,6 +35,7 @@ from rockpack.oci.documents import (
 )
 from rockpack.oci.image import MEDIA_TYPE_INDEX, REF_NAME, ManifestView, manifest_blobs
 from rockpack.oci.index import (
+    ArtifactEntry,
     Platform,
     config_platform,
     declared_platform,
@@ -78,8 +79,10 @@ class RockImage(ManifestView):
     raw: bytes  # the manifest's exact bytes
     ref_name: str  # the tag the index gives it (the rock's version)
     members: dict[str, _Member] = field(default_factory=dict, compare=False, repr=False)
-    # The attestation artifacts the rock's index lists beside the image (``in-index``).
-    artifacts: tuple[Descriptor, ...] = ()
+    # The attestation artifacts the rock's index lists beside the image (``in-index``),
+    # and every blob they need: their manifests, the empty config, the documents.
+    artifacts: tuple[ArtifactEntry, ...] = ()
+    artifact_blobs: tuple[Descriptor, ...] = ()
 
     @property
     def label(self) -> str:
@@ -182,24 +185,50 @@ def _read_platform_image(
 def _read_attested_image(
     path: Path, members: dict[str, _Member], descriptor: Descriptor, ref_name: str
 ) -> RockImage:
-    """The one image of an index that also lists its attestations; each artifact must
-    refer to that image and have its blobs in the rock."""
-    entries = index_manifests(_small_blob(path, members, descriptor), f"{path}: its index")
+    """The one image of an index that also lists its attestations."""
+    raw = _small_blob(path, members, descriptor)
+    entries = index_manifests(raw, f"{path}: its index")
     images = [e for e in entries if not is_attestation_entry(e)]
     if len(images) != 1:
         raise _invalid(path, f"its index of one image and attestations lists {len(images)} images")
     image = _read_platform_image(path, members, images[0], ref_name)[0]
-    artifacts = tuple(e for e in entries if is_attestation_entry(e))
-    for artifact in artifacts:
-        what = f"{path}: the artifact {artifact.digest}"
-        document = parse_object(_small_blob(path, members, artifact), what)
+    return _with_artifacts([image], path, members, raw)[0]
+
+
+def _with_artifacts(
+    images: list[RockImage], path: Path, members: dict[str, _Member], index: bytes
+) -> list[RockImage]:
+    """``images``, each with the attestation artifacts ``index`` lists for it; every
+    artifact must refer to one of them and have its blobs in the rock."""
+    found: dict[str, list[tuple[ArtifactEntry, list[Descriptor]]]] = {}
+    for entry in field_list(parse_object(index, f"{path}: its index"), "manifests", str(path)):
+        if not isinstance(entry, dict) or (entry.get("platform") or {}).get("os") != "unknown":
+            continue
+        what = f"{path}: the artifact {str(entry.get('digest'))[:80]}"
+        artifact = ArtifactEntry.from_json(entry, what)
+        document = parse_object(_small_blob(path, members, artifact.descriptor), what)
         subject = Descriptor.from_json(document.get("subject"), f"{what}, its subject")
-        if subject.digest != image.manifest.digest:
-            raise _invalid(path, f"the artifact {artifact.digest} refers to {subject.digest}")
         config, layers = manifest_blobs(document, what)
         for blob in (config, *layers):
             _present(path, members, blob)
-    return replace(image, artifacts=artifacts)
+        found.setdefault(subject.digest, []).append(
+            (artifact, [artifact.descriptor, config, *layers])
+        )
+    digests = {image.manifest.digest for image in images}
+    for subject, artifacts in found.items():
+        if subject not in digests:
+            digest = artifacts[0][0].descriptor.digest
+            raise _invalid(path, f"the artifact {digest} refers to {subject}, not to its image")
+    return [
+        replace(
+            image,
+            artifacts=tuple(a for a, _ in found.get(image.manifest.digest, [])),
+            artifact_blobs=tuple(
+                b for _, blobs in found.get(image.manifest.digest, []) for b in blobs
+            ),
+        )
+        for image in images
+    ]
 
 
 def _read_index(
@@ -209,11 +238,16 @@ def _read_index(
     raw = _small_blob(path, members, descriptor)
     images, platforms = [], []
     for entry in index_manifests(raw, f"{path}: its image index"):
+        if is_attestation_entry(entry):
+            continue
         image, declared = _read_platform_image(path, members, entry, ref_name)
         if declared in platforms:
             raise _invalid(path, f"its index lists two images for {platform_text(declared)}")
         images.append(image)
         platforms.append(declared)
+    if not images:
+        raise _invalid(path, "its index lists attestations but no image")
+    images = _with_artifacts(images, path, members, raw)
     return RockIndex(path, descriptor, raw, ref_name, tuple(images), tuple(platforms))
 
 

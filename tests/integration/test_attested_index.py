@@ -175,3 +175,91 @@ def test_a_damaged_artifact_is_refused(attested, tmp_path):
     result = run_rockpack("inspect", broken)
     assert result.returncode != 0
     assert "not a valid rock" in result.stderr and artifact["digest"] in result.stderr
+
+
+def index_digest(rock: Path) -> str:
+    (top,) = json.loads(archive(rock)["index.json"])["manifests"]
+    return top["digest"]
+
+
+def registry_manifest(registry, repository: str, ref: str) -> tuple[str, dict]:
+    request = urllib.request.Request(
+        f"http://{registry.host}/v2/{repository}/manifests/{ref}",
+        headers={"Accept": f"{INDEX}, {MANIFEST}"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return answer.headers["Docker-Content-Digest"], json.loads(answer.read())
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory) -> tuple[Path, Path, str]:
+    """``pack --index`` of the in-index project: its platform rock, its index rock, and
+    the image digest."""
+    directory = tmp_path_factory.mktemp("indexed") / "p"
+    write_project(directory, PROJECT.format(in_index="true"))
+    (directory / "files").mkdir()
+    (directory / "files/hello").write_text("hello\n")
+    result = run_rockpack(
+        "pack",
+        "--destructive-mode",
+        "--index",
+        "--project-dir",
+        directory,
+        env={"SOURCE_DATE_EPOCH": "1"},
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    platform_rock = directory / "attested_2.1_amd64.rock"
+    digest = json.loads(blob(archive(platform_rock), index_digest(platform_rock)))["manifests"][0]
+    return platform_rock, directory / "attested_2.1.rock", digest["digest"]
+
+
+def test_the_index_rock_lists_the_attestations_and_every_path_gives_its_digest(indexed, registry):
+    platform_rock, index_rock, image = indexed
+    files = archive(index_rock)
+    entries = json.loads(blob(files, index_digest(index_rock)))["manifests"]
+    assert [e["platform"]["os"] for e in entries] == ["linux", "unknown", "unknown"]
+    assert entries[0]["digest"] == image
+    for entry in entries[1:]:
+        assert json.loads(blob(files, entry["digest"]))["subject"]["digest"] == image
+
+    pushed = run_rockpack("push", index_rock, f"{registry.host}/team/multi:rock")
+    assert pushed.returncode == 0, pushed.stderr
+    assert registry_manifest(registry, "team/multi", "rock")[0] == index_digest(index_rock)
+
+    pushed = run_rockpack("push", platform_rock, f"{registry.host}/team/multi:plain")
+    assert pushed.returncode == 0, pushed.stderr
+    made = run_rockpack("index", "--attestations", f"{registry.host}/team/multi:made", image)
+    assert made.returncode == 0, made.stderr
+    assert registry_manifest(registry, "team/multi", "made")[0] == index_digest(index_rock)
+
+    elsewhere = run_rockpack(
+        "index",
+        "--attestations",
+        f"{registry.host}/team/other:made",
+        f"{registry.host}/team/multi@{image}",
+    )
+    assert elsewhere.returncode == 0, elsewhere.stderr
+    digest, listed = registry_manifest(registry, "team/other", "made")
+    assert digest == index_digest(index_rock)
+    for entry in listed["manifests"][1:]:  # the artifacts were linked in, not just named
+        assert registry_manifest(registry, "team/other", entry["digest"])[1]["subject"] == {
+            "digest": image,
+            "mediaType": MANIFEST,
+            "size": entries[0]["size"],
+        }
+
+    without = run_rockpack("index", f"{registry.host}/team/multi:images", image)
+    assert without.returncode == 0, without.stderr
+    _, images_only = registry_manifest(registry, "team/multi", "images")
+    assert [e["digest"] for e in images_only["manifests"]] == [image]
+
+
+def test_skopeo_takes_the_image_from_the_index_rock(indexed, tmp_path):
+    _, index_rock, image = indexed
+    skopeo = require_tool("skopeo")
+    layout = tmp_path / "layout"
+    subprocess.run(
+        [skopeo, "copy", "-q", f"oci-archive:{index_rock}", f"oci:{layout}:t"], check=True
+    )
+    (copied,) = json.loads((layout / "index.json").read_text())["manifests"]
+    assert copied["digest"] == image

@@ -431,3 +431,32 @@ def test_a_digest_that_is_not_the_rocks_is_refused(rocks, registry):
     with pytest.raises(RockpackError, match="names the digest"):
         publish.push_rocks([rocks[0]], f"{registry}/ci/app@sha256:{'b' * 64}", client())
     assert Registry.log == []
+
+
+def test_attestation_artifacts_follow_the_images_in_one_order_whatever_came_first():
+    from rockpack.oci.index import ArtifactEntry
+
+    amd, arm = (
+        Descriptor(MEDIA_TYPE_MANIFEST, "sha256:" + c * 64, 10, platform=p)
+        for c, p in (("a", AMD64), ("b", ARM64))
+    )
+    sbom = ArtifactEntry(
+        Descriptor(MEDIA_TYPE_MANIFEST, "sha256:" + "c" * 64, 5), "application/spdx+json"
+    )
+    prov = ArtifactEntry(
+        Descriptor(MEDIA_TYPE_MANIFEST, "sha256:" + "1" * 64, 6, (("k", "v"),)),
+        "application/vnd.in-toto+json",
+    )
+    one = image_index([arm, amd], [prov, sbom, sbom])
+    assert one == image_index([amd, arm], [sbom, prov])
+    listed = json.loads(one)["manifests"]
+    assert [e["digest"][7] for e in listed] == ["a", "b", "c", "1"]
+    assert listed[3] == {
+        "mediaType": MEDIA_TYPE_MANIFEST,
+        "digest": "sha256:" + "1" * 64,
+        "size": 6,
+        "annotations": {"k": "v"},
+        "artifactType": "application/vnd.in-toto+json",
+        "platform": {"architecture": "unknown", "os": "unknown"},
+    }
+    assert image_index([amd, arm]) == image_index([amd, arm], [])  # none: as before
