@@ -47,6 +47,10 @@ def text_report(report: RockReport) -> list[str]:
         f"layers    {len(layers)} ({len(layers) - len(own)} base, {len(own)} rockpack): "
         f"{size_text(sum(la.compressed_size for la in layers))} compressed, "
         f"{size_text(sum(la.size for la in layers))} of files",
+        *(
+            f"{'index' if n == 0 else '':10}{kind} {digest[:19]} (refers to the image)"
+            for n, (kind, digest) in enumerate(report.index_artifacts)
+        ),
         "",
     ]
     rows = [("#", "holds", "files", "size", "compressed", "wasted", "digest")]

@@ -89,6 +89,8 @@ class RockReport:
     wasted: list[Waste]  # every hidden file, largest first
     pruned: Pruning | None  # None for a rock that did not record it
     annotations: dict[str, str] = field(default_factory=dict)
+    # artifactType and digest of each artifact the rock's index lists (``in-index``)
+    index_artifacts: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def wasted_bytes(self) -> int:
@@ -123,6 +125,7 @@ def inspect_rock(path: Path) -> RockReport:
         wasted=sorted(tree.wasted, key=lambda w: (-w.size, w.path)),
         pruned=_pruning(annotations),
         annotations=annotations,
+        index_artifacts=[(a.artifact_type, a.descriptor.digest) for a in image.artifacts],
     )
 
 

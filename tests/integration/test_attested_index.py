@@ -263,3 +263,13 @@ def test_skopeo_takes_the_image_from_the_index_rock(indexed, tmp_path):
     )
     (copied,) = json.loads((layout / "index.json").read_text())["manifests"]
     assert copied["digest"] == image
+
+
+def test_inspect_names_the_artifacts_the_index_lists(attested):
+    rock, _ = attested
+    shown = run_rockpack("inspect", rock, "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+    listed = json.loads(shown.stdout)["index_artifacts"]
+    assert sorted(kind for kind, _ in listed) == KINDS
+    text = run_rockpack("inspect", rock).stdout
+    assert "index     application/spdx+json sha256:" in text
