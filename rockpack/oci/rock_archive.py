@@ -215,10 +215,10 @@ def _with_artifacts(
             (artifact, [artifact.descriptor, config, *layers])
         )
     digests = {image.manifest.digest for image in images}
-    for subject, artifacts in found.items():
-        if subject not in digests:
+    for referred, artifacts in found.items():
+        if referred not in digests:
             digest = artifacts[0][0].descriptor.digest
-            raise _invalid(path, f"the artifact {digest} refers to {subject}, not to its image")
+            raise _invalid(path, f"the artifact {digest} refers to {referred}, not to its image")
     return [
         replace(
             image,

@@ -21,6 +21,9 @@ DT_NULL, DT_NEEDED, DT_STRTAB = 0, 1, 5
 MAX_TABLE = 1 << 18  # program or section header table
 MAX_SEGMENT_READ = 1 << 16  # interpreter, dynamic section, string table, build info
 MAX_DATA_SCAN = 1 << 20  # a writable segment searched for Go's build info
+# The .go.buildinfo section: its module list grows with the dependencies (about 100 bytes
+# a module), so room for go_buildinfo.MAX_DEPS of them, and no more.
+MAX_BUILDINFO_SECTION = 1 << 22
 
 
 class ElfFormatError(ValueError):
@@ -179,7 +182,7 @@ def _section(
     names = _read_at(handle, names_offset, min(names_size, MAX_SEGMENT_READ))
     for name, _, _, _, offset, size in sections:
         if names[name : name + len(wanted) + 1] == wanted + b"\0":
-            return _read_at(handle, offset, min(size, MAX_SEGMENT_READ))
+            return _read_at(handle, offset, min(size, MAX_BUILDINFO_SECTION))
     return None
 
 

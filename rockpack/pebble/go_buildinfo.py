@@ -5,16 +5,31 @@ aligned to 16 bytes, then, inline, two length-prefixed strings: the Go version a
 module info (``path``, ``mod``, ``dep`` lines between two 16-byte sentinels). This is
 what ``go version -m`` prints. Older binaries point at the strings instead; they are
 reported as unreadable, which is enough to refuse them as Pebble.
+
+The module info is untrusted: it is read line by line, a line longer than ``MAX_LINE``
+or not in Go's format is skipped, and at most ``MAX_DEPS`` ``dep`` lines are kept.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 MAGIC = b"\xff Go buildinf:"
 HEADER_SIZE = 32
 ALIGN = 16
 FLAG_INLINE_STRINGS = 0x2
+MAX_DEPS = 10_000  # dep lines kept; real programs have hundreds at most
+MAX_LINE = 4096  # a module line this long is not Go's (paths and versions are short)
+
+
+@dataclass(frozen=True)
+class GoModule:
+    """A module as a ``dep`` (or ``=>``) line names it: Go's ``debug.Module``."""
+
+    path: str  # golang.org/x/sys; for a replacement, maybe a directory (./greet)
+    version: str  # v0.46.0; (devel) or "" for a directory
+    sum: str = ""  # go.sum's h1: hash; "" when replaced, vendored or a directory
+    replace: GoModule | None = None  # what was built instead (a go.mod replace directive)
 
 
 @dataclass(frozen=True)
@@ -23,6 +38,7 @@ class GoBuildInfo:
     path: str  # the main package: github.com/canonical/pebble/cmd/pebble
     module: str  # the main module: github.com/canonical/pebble
     module_version: str  # v1.32.1, or (devel) for a build from a checkout
+    deps: tuple[GoModule, ...] = ()  # the modules linked in, in the build info's order
 
 
 class OldBuildInfoError(ValueError):
@@ -76,11 +92,31 @@ def _strip_sentinels(modinfo: bytes) -> str:
 
 def _parse(go_version: str, modinfo: str) -> GoBuildInfo:
     path = module = version = ""
-    for line in modinfo.splitlines():
-        fields = line.split("\t")
-        if fields[0] == "path" and len(fields) > 1:
-            path = fields[1]
-        elif fields[0] == "mod" and len(fields) > 1:
-            module = fields[1]
-            version = fields[2] if len(fields) > 2 else ""
-    return GoBuildInfo(go_version, path, module, version)
+    deps: list[GoModule] = []
+    replaceable = False  # the line before was a dep line, which a => line may replace
+    for line in modinfo.split("\n"):
+        word, _, rest = line.partition("\t")
+        fields = rest.split("\t") if len(line) <= MAX_LINE else []
+        if word == "path" and fields:
+            path = fields[0]
+        elif word == "mod" and fields:
+            module = fields[0]
+            version = fields[1] if len(fields) > 1 else ""
+        elif word == "dep" and len(deps) < MAX_DEPS and (dep := _module(fields)):
+            deps.append(dep)
+            replaceable = True
+            continue
+        elif word == "=>" and replaceable and (new := _module(fields)):
+            deps[-1] = replace(deps[-1], replace=new)
+        replaceable = False
+    return GoBuildInfo(go_version, path, module, version, tuple(deps))
+
+
+def _module(fields: list[str]) -> GoModule | None:
+    """``path``, ``version`` and maybe ``sum``, as Go writes them; None when malformed."""
+    if len(fields) not in (2, 3) or not fields[0]:
+        return None
+    text = "".join(fields)
+    if " " in text or not text.isprintable():
+        return None  # Go rejects such paths and versions; this line is not Go's
+    return GoModule(fields[0], fields[1], fields[2] if len(fields) == 3 else "")

@@ -24,6 +24,7 @@ from rockpack.image.sbom.dpkg import installed_packages
 from rockpack.oci.artifacts import PROVENANCE_FILE, SBOM_FILE
 from rockpack.oci.rock_archive import read_rock
 from tests.conftest import require_file, require_module, require_tool, run_rockpack, write_project
+from tests.go_programs import EXPECTED_DEPS, build_programs, expected_from_go_version
 from tests.integration.conftest import BASE_EPOCH, ROOTFS_CACHE
 from tests.integration.oci_tools import layer_tar, rock_config, validate_rock
 from tests.integration.pebble_binary import PEBBLE_ARCHIVE, write_pebble
@@ -180,6 +181,14 @@ def by_name(packages: list[dict]) -> dict[str, dict]:
     return {p["name"]: p for p in packages}
 
 
+def depends_on(sbom: dict) -> set[tuple[str, str]]:
+    return {
+        (r["spdxElementId"], r["relatedSpdxElement"])
+        for r in sbom["relationships"]
+        if r["relationshipType"] == "DEPENDS_ON"
+    }
+
+
 def test_the_sbom_validates_with_the_spdx_tools(packed, tmp_path):
     parser = require_module("spdx_tools.spdx.parser.parse_anything")
     validation = require_module("spdx_tools.spdx.validation.document_validator")
@@ -265,6 +274,11 @@ def test_language_packages_and_unclaimed_files_are_listed_by_part(sbom):
         go = app["github.com/canonical/pebble"]  # a local build: its version is (devel)
         assert purl_of(go).startswith("pkg:golang/github.com/canonical/pebble")
         assert purl_of(app["stdlib"]).startswith("pkg:golang/stdlib@1.")
+        # Pebble's release build replaced each dependency by a local directory
+        x_sys = app["golang.org/x/sys"]
+        assert purl_of(x_sys) == "pkg:golang/golang.org/x/sys" and "versionInfo" not in x_sys
+        assert "in place of v0.46.0" in x_sys["comment"] and "/tmp/" not in x_sys["comment"]
+        assert (go["SPDXID"], x_sys["SPDXID"]) in depends_on(sbom)
     (part,) = [p for p in sbom["packages"] if p["SPDXID"].startswith("SPDXRef-Part-app")]
     assert "2 files" in part["comment"] and "srv/app (2)" in part["comment"]
     relations = [r for r in sbom["relationships"] if r["relatedSpdxElement"] == part["SPDXID"]]
@@ -351,13 +365,65 @@ def test_no_attestations_leaves_them_out_and_the_other_layers_alone(packed):
 def test_inspect_sbom_summarises_it(packed):
     result = run_rockpack("inspect", "--sbom", packed["first"])
     assert result.returncode == 0, result.stderr
-    golang = "2 golang, " if PEBBLE_ARCHIVE.is_file() else ""
+    # Pebble v1.32.1: its main module, the standard library and 11 dependency modules
+    golang = "13 golang, " if PEBBLE_ARCHIVE.is_file() else ""
     assert "base: 96 deb" in result.stdout
     assert f"part app: {golang}1 maven, 2 npm, 1 pypi" in result.stdout
     assert "Flask 3.0.3  pkg:pypi/flask@3.0.3  (BSD-3-Clause)" in result.stdout
     as_json = run_rockpack("inspect", "--sbom", "--format", "json", packed["first"])
     summary = json.loads(as_json.stdout)
     assert {"from": "part:app", "ecosystem": "npm", "packages": 2} in summary["counts"]
+
+
+GO_PROJECT = """
+    name: go-deps
+    version: "1"
+    summary: Go programs and their modules
+    description: Two Go programs built with go build, with dependency modules.
+    base: bare
+    build-base: debian@12
+    platforms:
+      amd64:
+    entrypoint-command: /usr/bin/hello
+    parts:
+      app:
+        plugin: dump
+        source: app
+"""
+
+
+def test_go_programs_list_their_dependency_modules_as_go_version_shows_them(tmp_path):
+    """hello: a module from a (file://) proxy, a replaced one and a local directory; bye:
+    the proxied one too. The SBOM in the packed rock matches ``go version -m``."""
+    go = require_tool("go")
+    project = tmp_path / "go-deps"
+    write_project(project, GO_PROJECT)
+    bin_dir = project / "app/usr/bin"
+    env = build_programs(go, tmp_path / "work", bin_dir)
+    rock = pack(project, {"XDG_CACHE_HOME": str(tmp_path / "cache")})
+    raw = attestation(rock, SBOM_FILE)
+    sbom = json.loads(raw)
+    app = contained_by(sbom, "app")
+    ids = {(p["name"], p.get("versionInfo", "")): p["SPDXID"] for p in app}
+    mains = {"hello": "example.com/hello", "bye": "example.com/bye"}
+    expected, uses = expected_from_go_version(go, bin_dir, env, mains)
+    assert set(expected) == EXPECTED_DEPS
+    for (name, version), go_sum in expected.items():
+        (package,) = [p for p in app if p["SPDXID"] == ids[name, version]]
+        assert purl_of(package) == f"pkg:golang/{name}" + (f"@{version}" if version else "")
+        assert go_sum in package.get("comment", "")
+    assert {p["name"] for p in app} == {"example.com/hello", "example.com/bye", "stdlib"} | {
+        name for name, _ in expected
+    }
+    names = {p["SPDXID"]: p["name"] for p in sbom["packages"]}
+    related = {(names[a], names[b]) for a, b in depends_on(sbom)}
+    assert {pair for pair in related if pair[1] != "stdlib"} == uses
+    assert str(tmp_path).encode() not in raw
+    parser = require_module("spdx_tools.spdx.parser.parse_anything")
+    validation = require_module("spdx_tools.spdx.validation.document_validator")
+    (tmp_path / "sbom.spdx.json").write_bytes(raw)
+    document = parser.parse_file(str(tmp_path / "sbom.spdx.json"))
+    assert validation.validate_full_spdx_document(document) == []
 
 
 def registry_get(registry: str, path: str, accept: str) -> tuple[bytes, dict]:
@@ -487,3 +553,16 @@ def test_the_flask_example_lists_flask_gunicorn_and_pebble(tmp_path, pebble_bina
     assert pebble["checksums"] == [{"algorithm": "SHA256", "checksumValue": digest}]
     assert purl_of(pebble).startswith("pkg:generic/pebble@")
     assert io.BytesIO(attestation(rock, PROVENANCE_FILE)).read().count(digest.encode()) == 1
+    # Pebble's own Go modules, as its build info lists them, each a dependency of Pebble.
+    ids = {p["SPDXID"]: p for p in sbom["packages"]}
+    depends = {
+        ids[r["relatedSpdxElement"]]["name"]
+        for r in sbom["relationships"]
+        if r["spdxElementId"] == pebble["SPDXID"] and r["relationshipType"] == "DEPENDS_ON"
+    }
+    go = require_tool("go")
+    listed = subprocess.run(
+        [go, "version", "-m", str(pebble_binary)], capture_output=True, text=True, check=True
+    ).stdout
+    modules = {line.split()[1] for line in listed.splitlines() if line.split()[:1] == ["dep"]}
+    assert modules and modules | {"stdlib"} == depends

@@ -82,8 +82,8 @@ def prime_inventory(inputs: PrimeInputs) -> Inventory:
     components += [pebble] if pebble else []
     components += python_components(root, prime, owners.of, claims)
     components += npm_components(root, prime, owners.of, claims)
-    skip = frozenset({PEBBLE_PATH} if pebble else ())
-    components += go_components(root, prime, owners.of, claims, skip=skip)
+    listed = frozenset({PEBBLE_PATH} if pebble else ())
+    components += go_components(root, prime, owners.of, claims, listed=listed)
     components += java_components(root, prime, owners.of, claims)
     return Inventory(sorted(set(components)), _unclaimed(prime, owners, claims))
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rockpack.image.sbom.go_modules import read_go_program
+from rockpack.image.sbom.go_modules import GoDependency, read_go_program
 from rockpack.image.sbom.jars import read_jar
 from rockpack.image.sbom.model import Component
 from rockpack.image.sbom.npm import read_package_json
@@ -88,35 +88,61 @@ def go_components(
     owner: Owner,
     claims: Claims,
     *,
-    skip: frozenset[str] = frozenset(),
+    listed: frozenset[str] = frozenset(),
 ) -> list[Component]:
-    """Each Go program's main module, and the Go standard library it was built with."""
+    """Each Go program's main module, the Go standard library it was built with, and
+    its dependency modules; the program's main module depends on the other two. A
+    program ``listed`` already (Pebble, by its release) gets only its modules."""
     found = []
+    uses: list[tuple[str, str, GoDependency]] = []  # (part, program, module)
     for path in prime.executables:
-        program = read_go_program(root, path) if path not in skip else None
+        program = read_go_program(root, path)
         if program is None:
             continue
-        claims.files.add(path)
         part = owner(path)
-        version = "" if program.module_version == "(devel)" else program.module_version
-        purl = golang_purl(program.module, program.module_version)
+        if path not in listed:
+            claims.files.add(path)
+            version = "" if program.module_version == "(devel)" else program.module_version
+            found.append(
+                Component(
+                    part,
+                    "golang",
+                    program.module,
+                    version,
+                    path,
+                    golang_purl(program.module, program.module_version),
+                    sha256=file_sha256(root / path),
+                    purpose="APPLICATION",
+                )
+            )
+        stdlib = program.go_version.split()[0].removeprefix("go") if program.go_version else ""
+        for dep in ((GoDependency("stdlib", stdlib, ""),) if stdlib else ()) + program.deps:
+            uses.append((part, path, dep))
+    return found + _go_modules(uses)
+
+
+def _go_modules(uses: list[tuple[str, str, GoDependency]]) -> list[Component]:
+    """One component per part and module built, whichever programs of the part use it
+    (their sums merged: they differ only in vendored or hostile builds)."""
+    merged: dict[tuple[str, str, str, str], tuple[set[str], set[str]]] = {}
+    for part, program, dep in uses:
+        sums, using = merged.setdefault((part, dep.module, dep.version, dep.note), (set(), set()))
+        sums.update({dep.sum} - {""})
+        using.add(program)
+    found = []
+    for (part, module, version, note), (sums, using) in sorted(merged.items()):
+        checksum = f"Go module checksum (go.sum) {', '.join(sorted(sums))}." if sums else ""
         found.append(
             Component(
                 part,
                 "golang",
-                program.module,
+                module,
                 version,
-                path,
-                purl,
-                sha256=file_sha256(root / path),
-                purpose="APPLICATION",
+                purl=golang_purl(module, version),
+                comment=" ".join(text for text in (note, checksum) if text),
+                dependency_of=tuple(sorted(using)),
             )
         )
-        stdlib = program.go_version.split()[0].removeprefix("go") if program.go_version else ""
-        if stdlib:
-            found.append(
-                Component(part, "golang", "stdlib", stdlib, path, golang_purl("stdlib", stdlib))
-            )
     return found
 
 

@@ -22,6 +22,10 @@ class Component:
     sha256: str = ""  # hex digest of the package's own file, when it is one file
     purpose: str = "LIBRARY"  # SPDX primaryPackagePurpose
     source: str = ""  # a Debian package's source package and version
+    comment: str = ""  # more about it, for people (a Go module's checksum, its replacement)
+    # the prime paths of the programs (components of the same owner, located there) that
+    # depend on it: a Go program's modules
+    dependency_of: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

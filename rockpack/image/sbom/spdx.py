@@ -3,9 +3,10 @@
 The document describes the rock (a CONTAINER package). The rock CONTAINS its base
 image (a package of its own, with the base's layers) and a package per part (with the
 layers holding its files, and a summary of the files no package claims); the base and
-each part CONTAIN the packages they brought. Packages carry a purl, a licence where the
-metadata states one (NOASSERTION otherwise) and, where a package is one file, its
-SHA256.
+each part CONTAIN the packages they brought. A program DEPENDS_ON the packages built
+into it (a Go program's main module on its dependency modules and the standard
+library). Packages carry a purl, a licence where the metadata states one (NOASSERTION
+otherwise) and, where a package is one file, its SHA256.
 
 Nothing in it depends on where or when it was made: the creation time is the rock's,
 identifiers are derived from the packages, the namespace from the content, and keys
@@ -82,6 +83,7 @@ def spdx_document(rock: RockDescription, inventory: Inventory) -> bytes:
             component.owner
         )
         relationships.append(_relation(container, "CONTAINS", spdx_id))
+    relationships += _dependencies(inventory.components)
     document: dict[str, Any] = {
         "spdxVersion": "SPDX-2.3",
         "dataLicense": "CC0-1.0",
@@ -111,6 +113,8 @@ def component_id(component: Component) -> str:
             component.purl,
         )
     )
+    if component.comment:  # only then, so the ids of packages without one stay as they were
+        key += "\0" + component.comment
     digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:12]
     slug = _UNSAFE_ID.sub("-", component.name).strip("-")[:60] or "package"
     return f"SPDXRef-{component.ecosystem}-{slug}-{digest}"
@@ -119,6 +123,22 @@ def component_id(component: Component) -> str:
 def part_id(part: str) -> str:
     digest = hashlib.sha256(part.encode("utf-8", "surrogateescape")).hexdigest()[:8]
     return f"SPDXRef-Part-{_UNSAFE_ID.sub('-', part).strip('-')[:60] or 'part'}-{digest}"
+
+
+def _dependencies(components: list[Component]) -> list[dict[str, str]]:
+    """A program DEPENDS_ON each component naming its path in ``dependency_of``; the
+    program is the one APPLICATION component of the same owner at that path."""
+    programs: dict[tuple[str, str], str] = {}
+    for component in sorted(components):
+        if component.purpose == "APPLICATION" and component.location:
+            programs.setdefault((component.owner, component.location), component_id(component))
+    relationships = []
+    for component in components:
+        for path in component.dependency_of:
+            program = programs.get((component.owner, path))
+            if program is not None:
+                relationships.append(_relation(program, "DEPENDS_ON", component_id(component)))
+    return relationships
 
 
 def _rock_package(rock: RockDescription, inventory: Inventory) -> dict[str, Any]:
@@ -166,8 +186,10 @@ def _component_package(spdx_id: str, component: Component) -> dict[str, Any]:
         package["checksums"] = [_sha256(component.sha256)]
     if component.source:
         package["sourceInfo"] = f"built from the source package {component.source}"
-    if component.location:
-        package["comment"] = f"Found at /{component.location}."
+    found = f"Found at /{component.location}." if component.location else ""
+    comment = f"{found} {component.comment}".strip()
+    if comment:
+        package["comment"] = comment
     return package
 
 

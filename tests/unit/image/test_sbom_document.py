@@ -270,7 +270,8 @@ def test_the_pack_step_puts_the_attestation_layer_under_the_metadata_layer(tmp_p
     layers = [Layer(descriptor, diff_id) for descriptor, diff_id in LAYERS]
     comments = ["part: app", "rock metadata"]
     step = (loaded, request.info, request.result, None, layers, comments, store, BuildOptions(), 7)
-    attested, attested_comments = attestations(*step)
+    attested, attested_comments, documents = attestations(*step)
+    assert sorted(d.path for d in documents) == [PROVENANCE_FILE, SBOM_FILE]
     assert [dict(la.descriptor.annotations)[ORIGIN_ANNOTATION] for la in attested] == [
         "part:app",
         "attestations",
@@ -279,7 +280,7 @@ def test_the_pack_step_puts_the_attestation_layer_under_the_metadata_layer(tmp_p
     assert attested_comments[1].startswith("rock attestations")
     assert attested_comments[-1] == "rock metadata"
     off = without_attestations(loaded)
-    assert attestations(off, *step[1:]) == (layers, comments)
+    assert attestations(off, *step[1:]) == (layers, comments, [])
 
 
 def test_the_attestation_entries(tmp_path):

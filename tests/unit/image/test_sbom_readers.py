@@ -228,10 +228,11 @@ def build_deb(tmp_path: Path, name: str = "demo", version: str = "1.0-1") -> Pat
     (root / "usr/bin/alias").symlink_to(name)
     deb = tmp_path / "stage_packages" / f"{name}_{version}_amd64.deb"
     deb.parent.mkdir(exist_ok=True)
-    subprocess.run(
+    subprocess.run(  # SOURCE_DATE_EPOCH: the same .deb bytes (and sha256) every build
         [dpkg_deb, "--root-owner-group", "--build", str(root), str(deb)],
         check=True,
         capture_output=True,
+        env={**os.environ, "SOURCE_DATE_EPOCH": "1700000000"},
     )
     return deb
 
