@@ -10,8 +10,9 @@ import argparse
 import os
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from craft_cli import (
     ArgumentParsingError,
@@ -26,13 +27,18 @@ from craft_cli import (
 )
 
 from rockpack import __version__
-from rockpack.build.lifecycle import STEPS, ShellOptions
-from rockpack.build.source_date import source_date_epoch
+from rockpack.build.steps import STEP_NAMES, ShellOptions
 from rockpack.errors import EXIT_USAGE, RockpackError, disk_error
-from rockpack.project.model import LoadedProject, load_project
+
+# Start-up imports stay light (no pydantic models, craft-parts or requests): a pack with
+# nothing changed is answered before the project is loaded. Commands import what they use.
+if TYPE_CHECKING:
+    from rockpack.build.noop_request import PackRequest
+    from rockpack.project.model import LoadedProject
 
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell shows for a writer it cut off
 EXIT_TERMINATED = 143
 
 
@@ -54,6 +60,8 @@ def _add_project_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def _load(parsed: argparse.Namespace) -> LoadedProject:
+    from rockpack.project.model import load_project
+
     loaded = load_project(parsed.project_dir.resolve())
     for warning in loaded.warnings:
         emit.message(f"Warning: {warning}")
@@ -101,6 +109,7 @@ class _LifecycleCommand(BaseCommand):
         )
 
     def _options(self, parsed: argparse.Namespace) -> Any:
+        from rockpack.build.source_date import source_date_epoch
         from rockpack.pack import BuildOptions
 
         return BuildOptions(
@@ -195,7 +204,7 @@ class PackCommand(_LifecycleCommand):
             "3-9 zlib, plain 'gzip' is 6) or zstd[:1-19] (zstd:3); zstd needs containerd "
             "1.5+, podman or docker 23+ to run",
         )
-        from rockpack.project.layering import DEFAULT_BUDGET
+        from rockpack.project.layer_budget import DEFAULT_BUDGET
 
         parser.add_argument(
             "--layers",
@@ -217,24 +226,21 @@ class PackCommand(_LifecycleCommand):
         )
 
     def run(self, parsed_args: argparse.Namespace) -> int:
-        from dataclasses import replace
-
+        request = _answer_unchanged(parsed_args)
+        if request.answered:
+            return 0
         from rockpack.oci.compress import parse_compression
         from rockpack.pack import pack
-        from rockpack.project.layering import with_layers_flag
 
         output = parsed_args.output.resolve() if parsed_args.output else None
         compression = parse_compression(parsed_args.compression)
-        loaded = with_layers_flag(_load(parsed_args), parsed_args.layers)
-        if parsed_args.no_attestations:
-            from rockpack.project.attestations import without_attestations
-
-            loaded = without_attestations(loaded)
+        loaded = _load_for_pack(parsed_args)
         index_dir = _index_directory(output, loaded) if parsed_args.index else None
+        options = replace(self._options(parsed_args), compression=compression)
         rocks = (
             _clean_build(loaded, self, parsed_args, output=output)
             if _in_clean_instance(parsed_args)
-            else pack(loaded, replace(self._options(parsed_args), compression=compression), output)
+            else pack(loaded, options, output, request=request.digest)
         )
         if index_dir is not None:
             from rockpack.publish import write_index
@@ -247,6 +253,25 @@ class PackCommand(_LifecycleCommand):
         layers = ["--layers", parsed.layers] if parsed.layers else []
         layers += ["--no-attestations"] if parsed.no_attestations else []
         return [*super().inner_arguments(parsed), "--compression", parsed.compression, *layers]
+
+
+def _answer_unchanged(parsed: argparse.Namespace) -> PackRequest:
+    """The last pack's rocks, reported, when this same request has nothing new to pack."""
+    from rockpack.build.noop_request import answer_unchanged
+
+    return answer_unchanged(parsed.project_dir.resolve(), vars(parsed), os.environ)
+
+
+def _load_for_pack(parsed: argparse.Namespace) -> LoadedProject:
+    """The project with --layers and --no-attestations applied."""
+    from rockpack.project.layering import with_layers_flag
+
+    loaded = with_layers_flag(_load(parsed), parsed.layers)
+    if parsed.no_attestations:
+        from rockpack.project.attestations import without_attestations
+
+        loaded = without_attestations(loaded)
+    return loaded
 
 
 def _index_directory(output: Path | None, loaded: LoadedProject) -> Path:
@@ -353,11 +378,19 @@ class IndexCommand(BaseCommand):
         parser.add_argument(
             "sources", nargs="+", metavar="source", help="An image in that registry, by digest"
         )
+        parser.add_argument(
+            "--attestations",
+            action="store_true",
+            help="List each image's SBOM and provenance (its referrers) in the index too, as "
+            "'pack --index' does for rocks packed with 'attestations: in-index'",
+        )
 
     def run(self, parsed_args: argparse.Namespace) -> int:
         from rockpack.publish import assemble_index
 
-        report = assemble_index(parsed_args.reference, parsed_args.sources)
+        report = assemble_index(
+            parsed_args.reference, parsed_args.sources, attestations=parsed_args.attestations
+        )
         emit.message(f"Pushed {report.reference}, an index of: {'; '.join(report.images)}.")
         return 0
 
@@ -483,13 +516,21 @@ VERSION_FLAG = GlobalArgument(
     "version", "flag", "-V", "--version", "Show rockpack's version and exit"
 )
 COMMAND_GROUPS = [
-    CommandGroup("Lifecycle", [*(_step_command(s) for s in STEPS), PackCommand, CleanCommand]),
+    CommandGroup("Lifecycle", [*(_step_command(s) for s in STEP_NAMES), PackCommand, CleanCommand]),
     CommandGroup("Project", [InitCommand, ExpandExtensionsCommand, ListExtensionsCommand]),
     CommandGroup(
         "Publishing", [PushCommand, IndexCommand, LoadCommand, InspectCommand, SbomCommand]
     ),
     CommandGroup("Other", [VersionCommand]),
 ]
+
+
+def _reader_gone() -> int:
+    """End quietly, as ``cat`` does when the reader of its output closes the pipe."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # so flushing at exit cannot fail again
+    emit.ended_ok()
+    return EXIT_BROKEN_PIPE
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -532,6 +573,8 @@ def main(argv: list[str] | None = None) -> int:
     except Terminated:
         emit.error(RockpackError("Terminated.", retcode=EXIT_TERMINATED))
         return EXIT_TERMINATED
+    except BrokenPipeError:  # the reader went away (`rockpack inspect ROCK | head`)
+        return _reader_gone()
     except OSError as err:  # a full or read-only disk, a path that vanished
         emit.error(disk_error(err))
         return 1

@@ -25,7 +25,7 @@ from rockpack.base.rootfs import extracted_base
 from rockpack.build.environment import check_build_environment, check_snaps_installable
 from rockpack.build.fingerprint import skip_when_unchanged
 from rockpack.build.foreign import by_architecture, check_built_for
-from rockpack.build.lifecycle import Lifecycle, LifecycleResult, ShellOptions
+from rockpack.build.lifecycle import Lifecycle, LifecycleResult
 from rockpack.build.package_modes import stage_package_overrides
 from rockpack.build.providers import (
     check_host_matches,
@@ -33,6 +33,7 @@ from rockpack.build.providers import (
     require_destructive_mode,
 )
 from rockpack.build.source_date import project_source_date
+from rockpack.build.steps import ShellOptions
 from rockpack.build.targets import BuildTarget, build_targets, check_foreign_targets
 from rockpack.build.workspace import (
     Workspace,

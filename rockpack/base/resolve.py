@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from craft_cli import emit
@@ -22,10 +22,13 @@ from rockpack.oci.blobs import BlobStore, Descriptor
 from rockpack.oci.documents import MalformedDocumentError, parse_object
 from rockpack.oci.image import check_config
 from rockpack.oci.media_types import CONFIG_TYPES, layer_compression
+from rockpack.oci.platforms import Platform
 from rockpack.oci.reference import Reference, is_registry_host, parse_reference
-from rockpack.oci.registry_client import Manifest, Platform, RegistryClient
 from rockpack.oci.registry_errors import NotFoundError
 from rockpack.project.architectures import DEB_TO_OCI
+
+if TYPE_CHECKING:  # the registry client imports requests: only when a base is obtained
+    from rockpack.oci.registry_client import Manifest, RegistryClient
 
 # Where each base comes from by default (the images Rockcraft and Docker users know).
 BASE_IMAGES: dict[str, str] = {
@@ -141,6 +144,8 @@ def obtain_base(
             permanent=True,
         )
         pin = None
+    from rockpack.oci.registry_client import RegistryClient
+
     manifest = _cached_manifest(reference, pin, cache) if pin else None
     if manifest is None or not _complete(manifest, cache):
         client = client or RegistryClient(unreachable_hint=MIRROR_HINT)
@@ -165,6 +170,8 @@ def _same_image(pin: Pin, reference: Reference) -> bool:
 
 
 def _cached_manifest(reference: Reference, pin: Pin, cache: BlobStore) -> Manifest | None:
+    from rockpack.oci.registry_client import Manifest
+
     try:
         raw = cache.read_bytes(pin.digest)  # verified; a damaged copy is dropped
     except RockpackError:

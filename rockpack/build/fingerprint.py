@@ -2,13 +2,14 @@
 
 After a successful pack, rockpack records a fingerprint in ``.rockpack/noop-fingerprint.json``:
 a digest of every input the pack depends on (the project file's bytes and validated model,
-the options, rockpack's own code, the environment) and of the stat data of the trees it
-read and wrote (the project dir, local sources outside it, everything in ``.rockpack`` but
-the work dirs, of those the prime dirs and craft-parts' state files, and the user's
-rockpack config), and, for each .rock written, its stat data, manifest digest and (when
-small) sha256. A later pack with the same fingerprint and the same .rock files returns
-those files without running the lifecycle or writing a layer. ``rockpack.pack.pack`` is
-wrapped with ``skip_when_unchanged``.
+the options, rockpack's own code, the Python and library directories it runs on, the
+environment) and of the stat data of the trees it read and wrote (the project dir, local
+sources outside it, everything in ``.rockpack`` but the work dirs, of those the prime dirs
+and craft-parts' state files, and the user's rockpack config), and, for each .rock
+written, its stat data, manifest digest and (when small) sha256. A later pack with the
+same fingerprint and the same .rock files returns those files without running the
+lifecycle or writing a layer. ``rockpack.pack.pack`` is wrapped with
+``skip_when_unchanged``.
 
 It decides from stat data alone: a file's ``(mode, uid, gid, nlink, size, mtime_ns,
 ctime_ns, inode)``. ``ctime`` moves on any change to a file's data or metadata and cannot be
@@ -16,10 +17,15 @@ set back, so an equal stat is an unchanged file (the layer cache relies on the s
 Any doubt means the normal path: a missing or unreadable fingerprint, a tree that cannot be
 walked, ``--refresh-base``, a shell option, a clean-build instance, a source file that
 changed while the pack ran (then nothing is recorded).
+
+The fingerprint also records the digest of the command-line request the pack served, so
+that ``rockpack.build.noop_request`` can answer the same request again before the project
+is even loaded (``recorded_unchanged``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -33,7 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
-    from rockpack.build.lifecycle import ShellOptions
+    from rockpack.build.steps import ShellOptions
     from rockpack.project.model import LoadedProject
 
 
@@ -48,16 +54,29 @@ class BuildOptions(Protocol):
 
 
 FINGERPRINT_NAME = "noop-fingerprint.json"
-FORMAT = 1
+FORMAT = 2
 STATE_DIR_NAME = ".rockpack"  # rockpack.build.workspace.STATE_DIR_NAME, without its imports
 # A .rock this small is hashed again on every check; a larger one is trusted by its stat.
 REHASH_LIMIT = 32 * 1024 * 1024
+INDEX_MEDIA_TYPE = "application/vnd.oci.image.index.v1+json"  # without rockpack.oci's imports
+MAX_INDEX_READ = 1024 * 1024  # index.json, or the index of one image and its attestations
 
 # The environment that can change what a pack does when the lifecycle has nothing to do:
-# rockpack's and craft-parts' own variables, the source date, where caches and configs
-# live, which Python code runs, locale, proxies and certificates. Others (a CI job's id,
-# a shell's OLDPWD, pytest's current test) change on every run and never change a rock.
-ENV_PREFIXES = ("ROCKPACK_", "CRAFT_", "SNAPCRAFT_", "XDG_", "LC_", "PYTHON", "SSL_", "LD_")
+# rockpack's, Rockcraft's (the extensions read ROCKCRAFT_ENABLE_EXPERIMENTAL_EXTENSIONS) and
+# craft-parts' own variables, the source date, where caches and configs live, which Python
+# code runs, locale, proxies and certificates. Others (a CI job's id, a shell's OLDPWD,
+# pytest's current test) change on every run and never change a rock.
+ENV_PREFIXES = (
+    "ROCKPACK_",
+    "ROCKCRAFT_",
+    "CRAFT_",
+    "SNAPCRAFT_",
+    "XDG_",
+    "LC_",
+    "PYTHON",
+    "SSL_",
+    "LD_",
+)
 ENV_NAMES = frozenset(
     {
         "SOURCE_DATE_EPOCH",
@@ -90,6 +109,21 @@ def environment_that_matters(environ: Mapping[str, str]) -> list[tuple[str, str]
 
 
 Options = TypeVar("Options", bound=BuildOptions)
+Options_contra = TypeVar("Options_contra", bound=BuildOptions, contravariant=True)
+
+
+class Packer(Protocol[Options_contra]):
+    """``rockpack.pack.pack`` wrapped: ``request`` is the request digest to record."""
+
+    def __call__(
+        self,
+        loaded: LoadedProject,
+        options: Options_contra,
+        output: Path | None,
+        /,
+        *,
+        request: str | None = None,
+    ) -> list[Path]: ...
 
 
 # stat data
@@ -173,31 +207,71 @@ def code_digest() -> str:
     return digest.hexdigest()
 
 
+def library_lines() -> list[Line]:
+    """The stat data of the directories Python imports libraries from (craft-parts,
+    pydantic, ...): installing, upgrading or removing a package changes their times."""
+    found = []
+    for entry in map(Path, sys.path):
+        if entry.name in ("site-packages", "dist-packages"):
+            with contextlib.suppress(OSError):
+                found.append(_line(str(entry), entry.stat(), True))
+    return found
+
+
+def common_facts(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The inputs every pack depends on, whatever the project: rockpack's code, the
+    libraries and Python it runs on, the environment that matters, who runs it."""
+    from rockpack import __version__
+
+    return {
+        "format": FORMAT,
+        "rockpack": __version__,
+        "code": code_digest(),
+        "libraries": library_lines(),
+        "python": [sys.executable, sys.version],
+        "env": environment_that_matters(environ),
+        "ids": [os.getuid(), os.getgid()],
+    }
+
+
+def digest_of(facts: Mapping[str, Any]) -> str:
+    text = json.dumps(facts, sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode(errors="surrogateescape")).hexdigest()
+
+
 # what the pack reads and writes
 
 
-def local_sources(loaded: LoadedProject) -> list[Path]:
+def outside_sources(loaded: LoadedProject) -> list[tuple[str, str]]:
     """The parts' local sources that lie outside the project dir (inside it, the project
-    dir's own walk covers them)."""
+    dir's own walk covers them): each as joined to the project dir, and resolved."""
     project_dir = loaded.project_dir.resolve()
-    found = []
+    found = set()
     for spec in loaded.project.parts.values():
         source = spec.get("source") if isinstance(spec, Mapping) else None
         if not isinstance(source, str) or "://" in source or source.startswith("git@"):
             continue
-        path = (project_dir / source).resolve()
+        joined = project_dir / source
+        path = _real(joined)
         if not path.is_relative_to(project_dir):
-            found.append(path)
-    return sorted(set(found))
+            found.add((str(joined), str(path)))
+    return sorted(found)
+
+
+def local_sources(loaded: LoadedProject) -> list[Path]:
+    return sorted({Path(resolved) for _, resolved in outside_sources(loaded)})
 
 
 def source_listing(loaded: LoadedProject, rocks: frozenset[Path]) -> Iterator[Line]:
     """The stat lines of what the lifecycle reads: the project dir (without rockpack's
     state dir and the .rock files it wrote) and local sources outside it."""
-    project_dir = loaded.project_dir.resolve()
+    return _source_lines(loaded.project_dir.resolve(), local_sources(loaded), rocks)
+
+
+def _source_lines(project_dir: Path, outside: list[Path], rocks: frozenset[Path]) -> Iterator[Line]:
     skip = frozenset({str(project_dir / STATE_DIR_NAME), *map(str, rocks)})
     yield from tree_lines(project_dir, skip=skip)
-    for source in local_sources(loaded):
+    for source in outside:
         yield from tree_lines(source, skip=skip)
 
 
@@ -205,10 +279,11 @@ def source_listing(loaded: LoadedProject, rocks: frozenset[Path]) -> Iterator[Li
 class SourceSummary:
     """A source listing without link counts and ctimes (see ``_without_links``): a digest
     of its lines but those of ``.rock`` files, and those lines, which are few and which
-    the comparison filters by the rocks a pack wrote."""
+    the comparison filters by the rocks a pack wrote; and the paths of its symlinks."""
 
     digest: str
     rock_lines: list[Line]
+    links: list[str] = dataclasses.field(default_factory=list)
 
     def without(self, rocks: tuple[str, ...]) -> tuple[str, list[Line]]:
         return self.digest, [line for line in self.rock_lines if not _skipped(line[0], rocks)]
@@ -219,6 +294,7 @@ def summarise(lines: Iterable[Line], key: Any = None) -> SourceSummary:
     into ``key`` (a hash) when given."""
     digest = hashlib.sha256()
     rock_lines = []
+    links = []
     for line in lines:
         if key is not None:
             key.update(_encoded(line))
@@ -226,7 +302,29 @@ def summarise(lines: Iterable[Line], key: Any = None) -> SourceSummary:
             rock_lines.append(_without_links(line))
         else:
             digest.update(_encoded(_without_links(line)))
-    return SourceSummary(digest.hexdigest(), rock_lines)
+        if line[1] and stat.S_ISLNK(line[1][0]):
+            links.append(line[0])
+    return SourceSummary(digest.hexdigest(), rock_lines, links)
+
+
+def links_out(loaded: LoadedProject, links: Iterable[str]) -> bool:
+    """Whether one of ``links`` in the project dir (but the project file, whose bytes are
+    read) leads out of it. The stat walk sees such a link, not what it leads to, and the
+    model may depend on what it leads to: extensions read files of the project dir."""
+    project_dir = loaded.project_dir.resolve()
+    project_file = project_dir / loaded.path.name
+    inside = (
+        link
+        for link in map(Path, links)
+        if link != project_file and link.is_relative_to(project_dir)
+    )
+    return any(not _real(link).is_relative_to(project_dir) for link in inside)
+
+
+def _real(path: Path) -> Path:
+    """``path`` resolved; unlike ``Path.resolve`` on Python 3.11, a symlink loop is not
+    an error (the loop's path is returned)."""
+    return Path(os.path.realpath(path))
 
 
 def state_listing(project_dir: Path, environ: Mapping[str, str]) -> Iterator[Line]:
@@ -263,24 +361,16 @@ def input_digest(
         return None  # a new base is wanted, or a shell: the lifecycle runs
     if environ.get("ROCKPACK_MANAGED") == "1":  # a clean-build instance reports its digest
         return None
-    from rockpack import __version__
-
     model = loaded.project.model_dump(mode="json", by_alias=True)
     facts = {
-        "format": FORMAT,
-        "rockpack": __version__,
-        "code": code_digest(),
-        "python": [sys.executable, sys.version],
+        **common_facts(environ),
         "project_file": str(loaded.path.resolve()),
         "project_bytes": hashlib.sha256(loaded.path.read_bytes()).hexdigest(),
         "project": model,
         "options": repr(dataclasses.replace(options, refresh_base=False)),  # type: ignore[type-var]
         "output": str(output.resolve()) if output is not None else None,
-        "env": environment_that_matters(environ),
-        "ids": [os.getuid(), os.getgid()],
     }
-    text = json.dumps(facts, sort_keys=True, default=repr)
-    return hashlib.sha256(text.encode(errors="surrogateescape")).hexdigest()
+    return digest_of(facts)
 
 
 def _key(inputs: str, sources: Iterable[Line], state: Iterable[Line]) -> str:
@@ -316,18 +406,30 @@ def _rock_record(path: Path) -> dict[str, Any]:
 
 
 def _manifest_digest(path: Path) -> str | None:
-    """The digest of the rock's first manifest, for the message; None if not found."""
+    """The digest ``pack`` printed for the rock, for the message: its index's image (the
+    image of an index that also lists attestations); None if not found."""
     import tarfile
 
     try:
         with tarfile.open(path, "r:") as archive:
-            member = archive.extractfile("index.json")
-            if member is None:
-                return None
-            digest = json.load(member)["manifests"][0]["digest"]
+            top = _first_entry(archive, "index.json")
+            if top.get("mediaType") == INDEX_MEDIA_TYPE:
+                top = _first_entry(archive, f"blobs/sha256/{str(top['digest'])[7:]}")
+            digest = top["digest"]
             return digest if isinstance(digest, str) else None
-    except (OSError, KeyError, IndexError, ValueError, tarfile.TarError):
+    except (OSError, KeyError, IndexError, ValueError, TypeError, AttributeError, tarfile.TarError):
         return None
+
+
+def _first_entry(archive: Any, name: str) -> dict[str, Any]:
+    """The first entry of an index in ``archive`` (KeyError when there is none)."""
+    member = archive.extractfile(name)
+    if member is None:
+        raise KeyError(name)
+    entry = json.loads(member.read(MAX_INDEX_READ))["manifests"][0]
+    if not isinstance(entry, dict):
+        raise KeyError(name)
+    return entry
 
 
 def _rock_unchanged(record: Mapping[str, Any]) -> bool:
@@ -358,27 +460,75 @@ def _usable_state_dir(project_dir: Path) -> bool:
     return state_dir.is_dir() and not state_dir.is_symlink()
 
 
+def _recorded(project_dir: Path) -> dict[str, Any] | None:
+    """The last pack's fingerprint, if its .rock files are there unchanged; else None."""
+    if not _usable_state_dir(project_dir):
+        return None
+    recorded = json.loads(fingerprint_path(project_dir).read_text())
+    if not isinstance(recorded, dict) or recorded.get("format") != FORMAT:
+        return None
+    rocks = recorded["rocks"]
+    if not rocks or not all(_rock_unchanged(rock) for rock in rocks):
+        return None
+    return recorded
+
+
+def _rock_paths(recorded: Mapping[str, Any]) -> frozenset[Path]:
+    return frozenset(Path(rock["path"]) for rock in recorded["rocks"])
+
+
 def unchanged_rocks(
     loaded: LoadedProject, inputs: str, environ: Mapping[str, str]
 ) -> list[dict[str, Any]] | None:
     """The records of the last pack's .rock files when nothing changed since; else None."""
     project_dir = loaded.project_dir
-    if not _usable_state_dir(project_dir):
-        return None
     try:
-        recorded = json.loads(fingerprint_path(project_dir).read_text())
-        if recorded.get("format") != FORMAT:
+        recorded = _recorded(project_dir)
+        if recorded is None:
             return None
-        rocks = recorded["rocks"]
-        if not rocks or not all(_rock_unchanged(rock) for rock in rocks):
-            return None
-        rock_paths = frozenset(Path(rock["path"]) for rock in rocks)
-        sources = source_listing(loaded, rock_paths)
+        sources = source_listing(loaded, _rock_paths(recorded))
         if _key(inputs, sources, state_listing(project_dir, environ)) != recorded["key"]:
             return None
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
-    return list(rocks)
+    return list(recorded["rocks"])
+
+
+@dataclass(frozen=True)
+class Unchanged:
+    """What the last pack reported: its .rock files' records, and the project's warnings."""
+
+    rocks: list[dict[str, Any]]
+    warnings: list[str]
+
+
+def recorded_unchanged(
+    project_dir: Path, request: str, environ: Mapping[str, str]
+) -> Unchanged | None:
+    """The last pack's report when it served the same ``request`` (see
+    ``rockpack.build.noop_request``) and nothing changed since; else None.
+
+    The project is not loaded: the same request (project file bytes, flags, environment,
+    code, libraries) over the same trees validates to the same model, so the recorded
+    inputs digest stands for it. The sources outside the project dir are the recorded
+    ones, each still resolving to where it did.
+    """
+    try:
+        recorded = _recorded(project_dir)
+        if recorded is None or recorded.get("request") != request:
+            return None
+        inputs = recorded["inputs"]
+        outside = set()
+        for joined, resolved in recorded["outside"]:
+            if str(_real(Path(joined))) != resolved:
+                return None  # a symlink on the way to the source moved
+            outside.add(Path(resolved))
+        sources = _source_lines(project_dir.resolve(), sorted(outside), _rock_paths(recorded))
+        if _key(inputs, sources, state_listing(project_dir, environ)) != recorded["key"]:
+            return None
+        return Unchanged(list(recorded["rocks"]), [str(w) for w in recorded["warnings"]])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError):
+        return None  # RuntimeError: Path.resolve's symlink loop
 
 
 def forget(project_dir: Path) -> None:
@@ -393,10 +543,13 @@ def record(
     environ: Mapping[str, str],
     before: SourceSummary,
     rocks: list[Path],
+    request: str | None = None,
 ) -> bool:
     """Record the fingerprint of a successful pack, unless a source changed while it ran
     (``before`` summarises the source listing taken before the lifecycle). True if
-    recorded."""
+    recorded. With ``request``, the same request can be answered before loading the
+    project: the inputs digest, the outside sources and the warnings are kept for it
+    (unless a symlink leads out of the project dir: see ``links_out``)."""
     project_dir = loaded.project_dir
     if not rocks or not _usable_state_dir(project_dir):
         return False
@@ -410,6 +563,10 @@ def record(
         "format": FORMAT,
         "key": _finish_key(key, state_listing(project_dir, environ)),
         "rocks": [_rock_record(path) for path in rocks],
+        "request": None if links_out(loaded, after.links) else request,
+        "inputs": inputs,
+        "outside": outside_sources(loaded),
+        "warnings": list(loaded.warnings),
     }
     target = fingerprint_path(project_dir)
     temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
@@ -427,12 +584,19 @@ def _skipped(path: str, skip: tuple[str, ...]) -> bool:
 
 def skip_when_unchanged(
     pack: Callable[[LoadedProject, Options, Path | None], list[Path]],
-) -> Callable[[LoadedProject, Options, Path | None], list[Path]]:
+) -> Packer[Options]:
     """Wrap ``pack``: return the last .rock files when nothing changed, else pack and
-    record the fingerprint of the result."""
+    record the fingerprint of the result (and ``request``, the digest of the command-line
+    request it served, if given)."""
 
     @functools.wraps(pack)
-    def wrapper(loaded: LoadedProject, options: Options, output: Path | None) -> list[Path]:
+    def wrapper(
+        loaded: LoadedProject,
+        options: Options,
+        output: Path | None,
+        *,
+        request: str | None = None,
+    ) -> list[Path]:
         try:
             environ = dict(os.environ)  # the lifecycle changes PATH while it runs
             inputs = input_digest(loaded, options, output, environ)
@@ -442,7 +606,7 @@ def skip_when_unchanged(
             return pack(loaded, options, output)
         unchanged = unchanged_rocks(loaded, inputs, environ)
         if unchanged is not None:
-            _report_unchanged(unchanged)
+            report_unchanged(unchanged)
             return [Path(rock["path"]) for rock in unchanged]
         try:
             forget(loaded.project_dir)
@@ -451,7 +615,7 @@ def skip_when_unchanged(
             return pack(loaded, options, output)
         rocks = pack(loaded, options, output)
         try:
-            record(loaded, inputs, environ, before, rocks)
+            record(loaded, inputs, environ, before, rocks, request)
         except OSError:
             forget(loaded.project_dir)
         return rocks
@@ -459,7 +623,7 @@ def skip_when_unchanged(
     return wrapper
 
 
-def _report_unchanged(rocks: list[dict[str, Any]]) -> None:
+def report_unchanged(rocks: list[dict[str, Any]]) -> None:
     from craft_cli import emit
 
     for rock in rocks:

@@ -37,6 +37,7 @@ from rockpack.build import craft_parts_patches
 from rockpack.build.chisel import CHISEL_SNAP, chisel_on_path
 from rockpack.build.providers import is_managed
 from rockpack.build.repositories import Applied, apply_repositories
+from rockpack.build.steps import ShellOptions as ShellOptions
 from rockpack.errors import LifecycleError
 from rockpack.project.model import Project
 from rockpack.project.parts import enable_features
@@ -62,15 +63,6 @@ ADOPTABLE_VARS = ("version", "summary", "description", "title")
 
 # Paths in the project directory that are rockpack's own and never part sources.
 IGNORED_LOCAL_SOURCES = [".rockpack", "*.rock", ".git"]
-
-
-@dataclass(frozen=True)
-class ShellOptions:
-    """When to open an interactive shell in the build environment."""
-
-    shell: bool = False  # instead of the last step
-    shell_after: bool = False  # after the last step
-    debug: bool = False  # when a step fails
 
 
 @dataclass(frozen=True)

@@ -15,14 +15,12 @@ import pydantic
 from pydantic import Field
 
 from rockpack.errors import EXIT_USAGE, RockpackError
+from rockpack.project.layer_budget import DEFAULT_BUDGET
 from rockpack.project.model_base import RockpackModel
 
 if TYPE_CHECKING:  # model.py imports this module for its 'layering' field
     from rockpack.project.model import LoadedProject
 
-# apko finds 10 a good balance for application images; parts are fewer and coarser
-# than packages, and containerd stops at 127 layers for the base and the rock together.
-DEFAULT_BUDGET = 16
 MAX_BUDGET = 100
 
 

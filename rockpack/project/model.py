@@ -10,7 +10,7 @@ import pydantic
 from license_expression import get_spdx_licensing
 from pydantic import Field
 
-from rockpack.errors import ProjectFileError, ProjectFileErrors, ProjectNotFoundError
+from rockpack.errors import ProjectFileError, ProjectFileErrors
 from rockpack.project import diagnostics, pebble_rules
 from rockpack.project import services as pebble_models
 from rockpack.project.architectures import SUPPORTED_ARCHS
@@ -32,11 +32,9 @@ from rockpack.project.names import (
     rock_name_problem,
     version_problem,
 )
-from rockpack.project.part_errors import first_errors, part_errors
+from rockpack.project.project_file import find_project_file as find_project_file
 from rockpack.project.repositories import repository_problems
 from rockpack.project.yaml_source import KeyPath, YamlSource, load_yaml
-
-PROJECT_FILE_NAMES = ("rockpack.yaml", "rockcraft.yaml")
 
 DistroBase = Literal[
     "ubuntu@20.04",
@@ -376,26 +374,6 @@ class LoadedProject:
         return self.path.parent
 
 
-def find_project_file(project_dir: Path) -> Path:
-    """rockpack.yaml if it exists, else rockcraft.yaml.
-
-    A name that exists but is not a readable file (a directory, a pipe, a dangling
-    symlink) is still the project file: loading it says what is wrong with it.
-    """
-    for name in PROJECT_FILE_NAMES:
-        candidate = project_dir / name
-        try:
-            if candidate.is_symlink() or candidate.exists():
-                return candidate
-        except OSError as err:  # the directory cannot be searched
-            raise ProjectFileError(
-                candidate,
-                f"cannot be read: {err.strerror or err}.",
-                fix="Check the project directory's path and permissions.",
-            ) from err
-    raise ProjectNotFoundError(project_dir)
-
-
 def load_project(project_dir: Path) -> LoadedProject:
     """Find, parse and validate the project file in ``project_dir``."""
     path = find_project_file(project_dir)
@@ -418,6 +396,20 @@ def validate_project(source: YamlSource) -> LoadedProject:
             fix="Check the file's keys and values against docs/project-file.md; if they "
             "look right, please report this with the file.",
         ) from err
+
+
+def part_errors(source: YamlSource, data: dict[str, Any]) -> list[ProjectFileError]:
+    """craft-parts' problems with the parts. craft-parts takes a quarter of a second to
+    import: only validation loads it, not importing the models (types, a no-op pack)."""
+    from rockpack.project import part_errors as parts_validation
+
+    return parts_validation.part_errors(source, data)
+
+
+def first_errors(source: YamlSource, errors: list[ProjectFileError]) -> list[ProjectFileError]:
+    from rockpack.project import part_errors as parts_validation
+
+    return parts_validation.first_errors(source, errors)
 
 
 def _validate(source: YamlSource) -> LoadedProject:

@@ -194,3 +194,29 @@ def test_a_ppa_needs_an_ubuntu_build_base(tmp_path):
     result = run_rockpack("pack", "--destructive-mode", "--project-dir", tmp_path)
     assert_clean_failure(result, "is a PPA, which only an Ubuntu build-base can use")
     assert not (tmp_path / ".rockpack/work").exists()
+
+
+def test_a_reader_that_stops_early_gets_no_error(tmp_path):
+    """`rockpack inspect ROCK | head -1`: rockpack ends quietly, as cat does, when the
+    reader closes the pipe."""
+    import os
+    import sys
+
+    from tests.unit.oci.rock_fixtures import make_rock
+
+    rock = make_rock(tmp_path)
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before rockpack writes a byte
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "rockpack", "inspect", str(rock)],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert result.returncode == 141, result.stderr
+    assert result.stderr == ""

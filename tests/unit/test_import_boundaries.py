@@ -127,7 +127,9 @@ CLI_MAY_IMPORT = {
     "rockpack.publish",
     "rockpack.project.model",
     "rockpack.project.extensions",  # list-extensions
-    "rockpack.build.lifecycle",
+    "rockpack.project.layer_budget",  # --layers' help, without pydantic
+    "rockpack.build.steps",  # the step commands and shell flags, without craft-parts
+    "rockpack.build.noop_request",  # a pack with nothing changed, answered before loading
     "rockpack.build.source_date",
     "rockpack.build.clean",
     "rockpack.build.starter",
@@ -150,6 +152,26 @@ def test_cli_holds_no_logic():
     functions = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name != "main"]
     long_ones = [f.name for f in functions if len(f.body) > 12]
     assert long_ones == [], "move these bodies into a stage"
+
+
+# What cli.py imports when it is imported (not in a function, not for type checking): a
+# pack with nothing changed imports little more (tests/unit/test_noop_start_up.py).
+CLI_START_UP_IMPORTS = {"rockpack", "rockpack.errors", "rockpack.build.steps"}
+
+
+def module_level_imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.parse(path.read_text(), str(path)).body:
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+    return found
+
+
+def test_the_cli_imports_little_at_start_up():
+    ours = {i for i in module_level_imports(PACKAGE / "cli.py") if i.startswith("rockpack")}
+    assert ours <= CLI_START_UP_IMPORTS, "import these in the commands that use them"
 
 
 def test_the_boundary_check_sees_a_violation(tmp_path):

@@ -14,7 +14,7 @@ import pytest
 
 from rockpack.build import fingerprint
 from rockpack.build.fingerprint import skip_when_unchanged
-from rockpack.build.lifecycle import ShellOptions
+from rockpack.build.steps import ShellOptions
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class FakeProject:
 class FakeLoaded:
     project: FakeProject
     path: Path
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def project_dir(self) -> Path:
@@ -106,7 +107,7 @@ def test_nothing_changed_packs_once_and_returns_the_same_rock(packer, project):
 
 def test_the_skip_says_which_rock_and_that_nothing_changed(packer, project, monkeypatch):
     said: list[str] = []
-    monkeypatch.setattr(fingerprint, "_report_unchanged", lambda rocks: said.append(str(rocks)))
+    monkeypatch.setattr(fingerprint, "report_unchanged", lambda rocks: said.append(str(rocks)))
     pack_twice(packer, project)
     assert len(said) == 1
     assert "app_1.0_amd64.rock" in said[0]
@@ -348,3 +349,38 @@ def test_options_are_compared_whole_except_refresh_base(project):
     assert (
         fingerprint.input_digest(project, replace(Options(), refresh_base=True), None, {}) is None
     )
+
+
+def test_an_installed_or_removed_library_rebuilds(packer, project, tmp_path, monkeypatch):
+    site_packages = tmp_path / "venv/lib/site-packages"
+    site_packages.mkdir(parents=True)
+    monkeypatch.syspath_prepend(str(site_packages))
+    pack_twice(packer, project)
+    (site_packages / "craft_parts-9.9.dist-info").mkdir()  # what pip install does
+    assert again(packer, project) == 2
+
+
+def test_a_variable_rockcraft_reads_rebuilds(packer, project, monkeypatch):
+    pack_twice(packer, project)
+    monkeypatch.setenv("ROCKCRAFT_ENABLE_EXPERIMENTAL_EXTENSIONS", "1")
+    assert again(packer, project) == 2
+
+
+@pytest.mark.parametrize("content", ["[]", "null", '{"format": 2, "rocks": 1}'])
+def test_a_fingerprint_of_the_wrong_shape_means_the_normal_path(packer, project, content):
+    pack_twice(packer, project)
+    fingerprint.fingerprint_path(project.project_dir).write_text(content)
+    assert again(packer, project) == 2
+
+
+def test_the_message_names_the_image_of_a_rock_whose_index_lists_attestations(tmp_path):
+    from rockpack.oci.rock_archive import read_rock
+    from tests.unit.oci.rock_fixtures import make_rock
+    from tests.unit.oci.test_attested_index import attested_rock
+
+    rock, image = attested_rock(tmp_path / "attested")
+    assert fingerprint._manifest_digest(rock) == image.digest
+    plain = make_rock(tmp_path / "plain")
+    assert fingerprint._manifest_digest(plain) == read_rock(plain).manifest.digest
+    (tmp_path / "junk.rock").write_bytes(b"not a tar")
+    assert fingerprint._manifest_digest(tmp_path / "junk.rock") is None
