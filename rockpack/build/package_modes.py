@@ -11,39 +11,22 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from rockpack.errors import LifecycleError
+from rockpack.build.deb_contents import SPECIAL_BITS, deb_contents
 from rockpack.layer.scan import MetadataOverride
-
-SPECIAL_BITS = 0o6000  # setuid | setgid
 
 
 def special_modes_from_debs(debs: Iterable[Path]) -> dict[str, MetadataOverride]:
     """Files with setuid or setgid in the given packages, keyed by their path in the tree."""
-    import apt_inst  # python-apt: Debian's own reader of .deb archives
-
     found: dict[str, MetadataOverride] = {}
-
     for deb in sorted(debs):
-
-        def visit(member: object, _data: object, deb: Path = deb) -> None:
-            mode = member.mode & 0o7777  # type: ignore[attr-defined]
-            if member.isreg() and mode & SPECIAL_BITS:  # type: ignore[attr-defined]
-                path = member.name.removeprefix("./")  # type: ignore[attr-defined]
-                found[path] = MetadataOverride(
-                    mode=mode,
-                    uid=member.uid,  # type: ignore[attr-defined]
-                    gid=member.gid,  # type: ignore[attr-defined]
-                    expected_mode=mode & ~SPECIAL_BITS,
-                    size=member.size,  # type: ignore[attr-defined]
-                )
-
-        try:
-            apt_inst.DebFile(str(deb)).data.go(visit)
-        except SystemError as err:  # python-apt reports a damaged archive this way
-            raise LifecycleError(
-                f"Cannot read the package {deb.name}: {err}.",
-                resolution="Run 'rockpack clean' to download the stage-packages again.",
-            ) from err
+        for file in deb_contents(deb).special:
+            found[file.path] = MetadataOverride(
+                mode=file.mode,
+                uid=file.uid,
+                gid=file.gid,
+                expected_mode=file.mode & ~SPECIAL_BITS,
+                size=file.size,
+            )
     return found
 
 

@@ -2,19 +2,19 @@
 
 stage-packages are the .deb files craft-parts downloaded into each part's
 ``stage_packages`` dir: each one's control gives the package, its data the files it
-installs and its copyright file the licence (python-apt reads them, as it reads the
-special modes in ``build/package_modes.py``). overlay-packages were installed with apt
+installs and its copyright file the licence (read in the one pass ``build/deb_contents``
+makes, which also finds the special modes). overlay-packages were installed with apt
 over the base, so dpkg's own status in the prime dir lists them, and its ``info/*.list``
 files their paths.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from rockpack.build.deb_contents import deb_contents
 from rockpack.errors import LifecycleError
 from rockpack.image.sbom.debian_copyright import copyright_license
 from rockpack.image.sbom.dpkg import DebPackage, installed_packages
@@ -41,33 +41,16 @@ def staged_debs(stage_package_dir: Path) -> list[PartDeb]:
 
 def read_deb(deb: Path) -> PartDeb:
     """A .deb's control, its data's paths and its copyright licence."""
-    import apt_inst  # python-apt, which craft-parts needs on this host anyway
-
-    try:
-        archive = apt_inst.DebFile(str(deb))
-        control = archive.control.extractdata("control").decode("utf-8", "replace")
-        packages = installed_packages(control)
-        if not packages:
-            raise SystemError("its control names no package and version")
-        package = packages[0]
-        copyright_path = f"usr/share/doc/{package.name}/copyright"
-        files: set[str] = set()
-        licence: list[str | None] = []
-
-        def visit(member: object, data: bytes) -> None:
-            path = str(member.name).removeprefix("./").rstrip("/")  # type: ignore[attr-defined]
-            if path and not member.isdir():  # type: ignore[attr-defined]
-                files.add(path)
-            if path == copyright_path and member.isreg():  # type: ignore[attr-defined]
-                licence.append(copyright_license(data.decode("utf-8", "replace")))
-
-        archive.data.go(visit)
-    except (SystemError, LookupError) as err:  # python-apt's way of saying "damaged"
+    contents = deb_contents(deb)
+    packages = installed_packages(contents.control)
+    if not packages:
         raise LifecycleError(
-            f"Cannot read the package {deb.name} for the rock's SBOM: {err}.",
+            f"Cannot read the package {deb.name} for the rock's SBOM: its control names no "
+            "package and version.",
             resolution="Run 'rockpack clean' to download the stage-packages again.",
-        ) from err
-    return PartDeb(package, frozenset(files), licence[0] if licence else None, _sha256(deb))
+        )
+    licence = copyright_license(contents.copyright) if contents.copyright is not None else None
+    return PartDeb(packages[0], frozenset(contents.files), licence, contents.sha256)
 
 
 def overlay_debs(prime_dir: Path, base_packages: Iterable[DebPackage]) -> list[PartDeb]:
@@ -102,11 +85,3 @@ def _listed_files(prime_dir: Path, package: DebPackage) -> frozenset[str]:
 def _read(path: Path) -> bytes:
     with path.open("rb") as handle:
         return handle.read(MAX_LIST_BYTES)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
