@@ -58,6 +58,7 @@ FORMAT = 2
 STATE_DIR_NAME = ".rockpack"  # rockpack.build.workspace.STATE_DIR_NAME, without its imports
 # A .rock this small is hashed again on every check; a larger one is trusted by its stat.
 REHASH_LIMIT = 32 * 1024 * 1024
+PEBBLE_SOURCE_ENV = "ROCKPACK_PEBBLE_SOURCE"  # rockpack.pebble.release.SOURCE_ENV, unimported
 INDEX_MEDIA_TYPE = "application/vnd.oci.image.index.v1+json"  # without rockpack.oci's imports
 MAX_INDEX_READ = 1024 * 1024  # index.json, or the index of one image and its attestations
 
@@ -330,8 +331,9 @@ def _real(path: Path) -> Path:
 def state_listing(project_dir: Path, environ: Mapping[str, str]) -> Iterator[Line]:
     """The stat lines of what the lifecycle wrote and the packing read: rockpack's state
     dir (the blob store, the layer and digest caches, the base pins; of the work dirs,
-    every platform's prime dir and craft-parts' state files), and rockpack's user config
-    (base aliases, trusted Pebble digests)."""
+    every platform's prime dir and craft-parts' state files), rockpack's user config
+    (base aliases, trusted Pebble digests), and the local Pebble ROCKPACK_PEBBLE_SOURCE
+    names."""
     state_dir = project_dir.resolve() / STATE_DIR_NAME
     for entry in sorted(state_dir.iterdir()):
         if entry.name in ("lock", FINGERPRINT_NAME) or entry.name.startswith(
@@ -348,6 +350,9 @@ def state_listing(project_dir: Path, environ: Mapping[str, str]) -> Iterator[Lin
                 yield from tree_lines(part / "state", dir_times=True)
     config = environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     yield from tree_lines(Path(config, "rockpack"))
+    pebble = environ.get(PEBBLE_SOURCE_ENV, "").strip()
+    if pebble and "://" not in pebble:  # a local Pebble: the binary, or what holds it
+        yield from tree_lines(_real(Path(pebble).expanduser()), dir_times=True)
 
 
 def input_digest(

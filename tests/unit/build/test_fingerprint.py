@@ -384,3 +384,19 @@ def test_the_message_names_the_image_of_a_rock_whose_index_lists_attestations(tm
     assert fingerprint._manifest_digest(plain) == read_rock(plain).manifest.digest
     (tmp_path / "junk.rock").write_bytes(b"not a tar")
     assert fingerprint._manifest_digest(tmp_path / "junk.rock") is None
+
+
+def test_a_local_pebble_source_is_an_input(tmp_path):
+    """ROCKPACK_PEBBLE_SOURCE's file is staged by a part rockpack adds, not by the
+    project's: a changed Pebble must still mean a pack, not a no-op."""
+    project = tmp_path / "p"
+    (project / ".rockpack").mkdir(parents=True)
+    pebble = tmp_path / "pebble"
+    pebble.write_bytes(b"one")
+    environ = {"ROCKPACK_PEBBLE_SOURCE": str(pebble), "XDG_CONFIG_HOME": str(tmp_path / "c")}
+    before = list(fingerprint.state_listing(project, environ))
+    assert any(line[0] == str(pebble) for line in before)
+    pebble.write_bytes(b"two, longer")
+    assert list(fingerprint.state_listing(project, environ)) != before
+    remote = {**environ, "ROCKPACK_PEBBLE_SOURCE": "https://example.com/pebble"}
+    assert all("example.com" not in line[0] for line in fingerprint.state_listing(project, remote))
