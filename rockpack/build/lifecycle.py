@@ -11,7 +11,7 @@ import re
 import shutil
 import subprocess
 import sysconfig
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +27,7 @@ from craft_parts import (
     ProjectDirs,
     ProjectInfo,
     Step,
+    StepInfo,
     callbacks,
 )
 from craft_parts.errors import CallbackRegistrationError
@@ -35,6 +36,7 @@ from craft_parts.state_manager import states
 
 from rockpack.build import craft_parts_patches
 from rockpack.build.chisel import CHISEL_SNAP, chisel_on_path
+from rockpack.build.patch_gc import fewer_collections
 from rockpack.build.providers import is_managed
 from rockpack.build.repositories import Applied, apply_repositories
 from rockpack.build.steps import ShellOptions as ShellOptions
@@ -95,7 +97,7 @@ class Lifecycle:
         """``base_layer``: the extracted base and its digest, for the overlay step;
         ``extra_parts``: parts rockpack adds (the pebble part)."""
         enable_features()
-        craft_parts_patches.apply()  # step states written by libyaml: same bytes, faster
+        craft_parts_patches.apply()  # the same results as upstream's code, faster
         _put_craftctl_on_path()
         self._project = project
         self._work_dir = work_dir
@@ -136,8 +138,16 @@ class Lifecycle:
 
     def run(self, step_name: str, shell: ShellOptions | None = None) -> LifecycleResult:
         """Run every part up to ``step_name``; return where prime is."""
-        shell = shell or ShellOptions()
+        # A few objects per file and few of them garbage: rarer collector passes.
+        with fewer_collections():
+            return self._run(step_name, shell or ShellOptions())
+
+    def _run(self, step_name: str, shell: ShellOptions) -> LifecycleResult:
         target = STEPS[step_name]
+        prime_key = str(self.prime_dir)
+        _forget_primed(prime_key)
+        with suppress(CallbackRegistrationError):  # registered once per process
+            callbacks.register_post_step(_remember_primed, step_list=[Step.PRIME])
         # craft-parts resolves local sources ("source: .") against the working directory.
         with _in_directory(self._project_dir):
             self._apply_repositories()
@@ -165,12 +175,15 @@ class Lifecycle:
                 for name, spec in self._project.parts.items()
                 if spec.get("stage-packages")
             },
-            primed_by_part=(
-                primed_paths(self._lcm.project_info.dirs, self._part_names)
-                if target == Step.PRIME
-                else {}
-            ),
+            primed_by_part=self._primed_by_part(target, prime_key),
         )
+
+    def _primed_by_part(self, target: Step, prime_key: str) -> dict[str, frozenset[str]]:
+        if target != Step.PRIME:
+            return {}
+        known = _just_primed(prime_key)
+        _forget_primed(prime_key)
+        return primed_paths(self._lcm.project_info.dirs, self._part_names, known)
 
     def _apply_repositories(self) -> None:
         """package-repositories into the build system's apt sources, then fresh lists."""
@@ -215,15 +228,22 @@ class Lifecycle:
             subprocess.run(["bash", "-l"], cwd=self._work_dir, check=False)
 
 
-def primed_paths(dirs: ProjectDirs, part_names: list[str]) -> dict[str, frozenset[str]]:
+def primed_paths(
+    dirs: ProjectDirs, part_names: list[str], known: Mapping[str, frozenset[str]] | None = None
+) -> dict[str, frozenset[str]]:
     """Each part's primed paths, from craft-parts' prime state of the part.
 
+    ``known``: the paths of parts primed in this process, as their prime state held them
+    when it was written (``_remember_primed``); the others' states are read back.
     What the overlay step made is primed once for all parts (one shared migration
     state); each such path goes to the last part whose overlay layer holds it.
     """
+    known = known or {}
     parts = {name: Part(name, {}, project_dirs=dirs) for name in part_names}
     primed = {
-        name: _state_paths(states.get_step_state_path(part, Step.PRIME))
+        name: set(known[name])
+        if name in known
+        else _state_paths(states.get_step_state_path(part, Step.PRIME))
         for name, part in parts.items()
     }
     overlay_state = states.get_overlay_migration_state_path(dirs.overlay_dir, Step.PRIME)
@@ -232,6 +252,33 @@ def primed_paths(dirs: ProjectDirs, part_names: list[str]) -> dict[str, frozense
         if owner is not None:
             primed[owner].add(path)
     return {name: frozenset(paths) for name, paths in primed.items()}
+
+
+# Each part's primed paths, keyed by prime dir and part, as the prime step that ran in
+# this process left them: the same paths its state file lists (every primed file), which
+# a 100,000-file part would otherwise read back from YAML.
+_PRIMED_IN_PROCESS: dict[tuple[str, str], frozenset[str]] = {}
+
+
+def _remember_primed(step_info: StepInfo) -> bool:
+    """craft-parts' post-prime callback: the state it has just written, in memory."""
+    state = step_info.state
+    if state is None:
+        return False
+    paths = frozenset(path.as_posix() for path in (*state.files, *state.directories))
+    _PRIMED_IN_PROCESS[(str(step_info.prime_dir), step_info.part_name)] = paths
+    return True
+
+
+def _forget_primed(prime_dir: str) -> None:
+    for key in [key for key in _PRIMED_IN_PROCESS if key[0] == prime_dir]:
+        del _PRIMED_IN_PROCESS[key]
+
+
+def _just_primed(prime_dir: str) -> dict[str, frozenset[str]]:
+    return {
+        part: paths for (prime, part), paths in _PRIMED_IN_PROCESS.items() if prime == prime_dir
+    }
 
 
 # craft-parts writes a name that is not UTF-8 as a lone surrogate, "\uDCE9", which YAML

@@ -55,7 +55,13 @@ class _LibyamlStateLoader:
 
     @staticmethod
     def safe_load(stream: Any) -> Any:
-        return yaml.load(stream, Loader=yaml.CSafeLoader)
+        document = stream.read() if hasattr(stream, "read") else stream
+        try:
+            return yaml.load(document, Loader=yaml.CSafeLoader)
+        except yaml.YAMLError:
+            # libyaml refuses what PyYAML itself wrote for a name that is not UTF-8 (an
+            # escaped surrogate); PyYAML's own loader reads it back.
+            return yaml.load(document, Loader=yaml.SafeLoader)
 
 
 def enable_features() -> None:
