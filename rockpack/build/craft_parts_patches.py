@@ -18,6 +18,9 @@ packs a project with and without them (the same trees, state files and rock byte
 - **Hard links without the checks around them** (``rockpack.build.patch_migration``):
   stage, prime and the pull of a local source link a regular file with one ``lstat``
   and one ``link``, and leave anything else to upstream's code.
+- **Stage-packages extracted side by side** (``rockpack.build.patch_deb_unpack``): one
+  ``dpkg-deb --extract`` per core instead of one after another, linked into the install
+  dir in upstream's order.
 
 Each patch replaces code of one craft-parts release series: under any other version
 ``apply()`` leaves craft-parts alone (and says so at debug level), so an upgrade can
@@ -149,7 +152,7 @@ def apply() -> None:
     from craft_parts.state_manager import step_state
     from craft_parts.utils import file_utils
 
-    from rockpack.build import patch_filesets, patch_migration
+    from rockpack.build import patch_deb_unpack, patch_filesets, patch_migration
 
     if libyaml_available():
         step_state.yaml = _LibyamlStateDumper()  # type: ignore[attr-defined,assignment]
@@ -157,3 +160,4 @@ def apply() -> None:
     migration.migrate_files = patch_migration.migrate_files
     step_handler.migrate_files = patch_migration.migrate_files  # type: ignore[attr-defined]
     file_utils.link_or_copy_tree = patch_migration.link_or_copy_tree
+    patch_deb_unpack.apply()
