@@ -71,7 +71,8 @@ from rockpack.pebble.part import PART_NAME as PEBBLE_PART
 from rockpack.pebble.part import check_user_part, pebble_part
 from rockpack.pebble.source import ProvidedPebble, provide_pebble
 from rockpack.project.layering import effective_layering
-from rockpack.project.model import LoadedProject, Project, validate_version
+from rockpack.project.model import LoadedProject, Project
+from rockpack.project.outside_values import validate_version
 from rockpack.project.parts import has_overlay
 from rockpack.project.repositories import apply_on_host_requested
 

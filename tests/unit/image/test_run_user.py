@@ -51,7 +51,7 @@ def test_a_conflicting_entry_is_an_error():
 
 def test_a_custom_user():
     from rockpack.image.run_user import run_user_of
-    from rockpack.project.model import CustomRunUser
+    from rockpack.project.run_user import CustomRunUser
 
     user = run_user_of(CustomRunUser.model_validate({"name": "app", "uid": 1000, "gid": 1001}))
     files = contents(account_entries(user, {}, epoch=None, mtime=0))

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from rockpack.errors import ProviderError
-from rockpack.lxd import clean_build
+from rockpack.lxd import base_instance, clean_build, instance_network
 from rockpack.lxd.chisel import CHISEL_RELEASES_ENV, chisel_for_instance, release_chisel
 from rockpack.lxd.image import PACKAGES, SNAPD_PACKAGES, ImageRecipe, RemoteImage, image_source
 from rockpack.lxd.lxc import Lxc
@@ -65,7 +65,7 @@ def test_snaps_get_an_image_of_their_own_with_snapd_and_systemd():
 def test_a_snapd_base_instance_boots_systemd_and_gets_a_fuse_device(fake_lxc, monkeypatch):
     fake_lxc({})
     source = image_source("debian@12", "amd64", {}, snapd=True)
-    clean_build._init_base(Lxc(), "img", "base1", source)
+    base_instance._init_base(Lxc(), "img", "base1", source)
     init, *devices = fake_lxc.calls
     assert init[:5] == ["--project", "rockpack", "init", "img", "base1"]
     assert not any(arg.startswith("raw.lxc=") for arg in init)  # the image's own init
@@ -78,14 +78,14 @@ def test_a_snapd_base_instance_boots_systemd_and_gets_a_fuse_device(fake_lxc, mo
 
 def test_other_base_instances_keep_sleep_as_init(fake_lxc):
     fake_lxc({})
-    clean_build._init_base(Lxc(), "img", "base1", image_source("debian@12", "amd64", {}))
+    base_instance._init_base(Lxc(), "img", "base1", image_source("debian@12", "amd64", {}))
     (init,) = fake_lxc.calls
-    assert f"raw.lxc={clean_build.INIT}" in init
+    assert f"raw.lxc={base_instance.INIT}" in init
 
 
 def test_loopback_repositories_are_forwarded_but_never_over_the_proxys_port(fake_lxc):
     fake_lxc({})
-    clean_build._forward_ports(Lxc(), "i1", (8000, clean_build.PROXY_PORT), proxied=True)
+    instance_network.forward_ports(Lxc(), "i1", (8000, instance_network.PROXY_PORT), proxied=True)
     added = [c for c in fake_lxc.calls if c[2:5] == ["config", "device", "add"]]
     assert added == [
         ["--project", "rockpack", "config", "device", "add", "i1", "rockpack-port-8000",
@@ -95,7 +95,7 @@ def test_loopback_repositories_are_forwarded_but_never_over_the_proxys_port(fake
 
 def test_snapd_in_the_instance_uses_the_host_proxy(fake_lxc):
     fake_lxc({"~getent": {"code": 2}})
-    with clean_build._package_access(Lxc(), "i1", "deb.debian.org", snapd=True) as env:
+    with instance_network.package_access(Lxc(), "i1", "deb.debian.org", snapd=True) as env:
         assert env["https_proxy"] == "http://127.0.0.1:3142"
     address = "http://127.0.0.1:3142"
     assert [

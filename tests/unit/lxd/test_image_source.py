@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rockpack.errors import ProviderError
-from rockpack.lxd import clean_build
+from rockpack.lxd import base_instance
 from rockpack.lxd.image import (
     UBUNTU_MIRROR_ENV,
     ImageRecipe,
@@ -85,7 +85,7 @@ def wheels_for(monkeypatch, tmp_path):
         asked.append(target)
         return tmp_path
 
-    monkeypatch.setattr(clean_build, "ensure_wheels", fake_wheels)
+    monkeypatch.setattr(base_instance, "ensure_wheels", fake_wheels)
     return asked
 
 
@@ -98,14 +98,14 @@ def test_an_official_image_gets_build_tools_then_wheels_for_its_python(fake_lxc,
         }
     )
     source = RemoteImage("ubuntu@24.04", "ubuntu", "24.04")
-    name = clean_build._ensure_base_instance(Lxc(), "ubuntu:24.04", source, Path("/cache"))
+    name = base_instance.ensure_base_instance(Lxc(), "ubuntu:24.04", source, Path("/cache"))
     commands = [c[2:] for c in handle.calls if c[:2] == ["--project", "rockpack"]]
     assert commands[1][:3] == ["init", "ubuntu:24.04", name]
     execs = [c[c.index("--") + 1 :] for c in commands if c[0] == "exec"]
     install = next(c for c in execs if c[:2] == ["apt-get", "install"])
     assert {"python3-venv", "python3-apt", "build-essential"} <= set(install)
     assert execs.index(install) < execs.index(
-        ["python3", "-m", "venv", "--system-site-packages", clean_build.VENV]
+        ["python3", "-m", "venv", "--system-site-packages", base_instance.VENV]
     )
     assert wheels_for == [Target("3.12", "x86_64")]
     assert commands[-1] == ["config", "set", name, "user.rockpack.status", "READY"]
@@ -120,7 +120,7 @@ def test_an_unreachable_image_server_fails_clearly_and_leaves_nothing(fake_lxc, 
     )
     source = RemoteImage("ubuntu@24.04", "ubuntu", "24.04")
     with pytest.raises(ProviderError, match=r"could not get the ubuntu@24\.04 image") as info:
-        clean_build._ensure_base_instance(Lxc(), "ubuntu:24.04", source, Path("/cache"))
+        base_instance.ensure_base_instance(Lxc(), "ubuntu:24.04", source, Path("/cache"))
     assert UBUNTU_MIRROR_ENV in info.value.resolution
     assert "Failed getting remote image info" in info.value.details
     assert any(c[2:4] == ["delete", "--force"] for c in handle.calls)
@@ -131,7 +131,7 @@ def test_an_old_python_inside_is_refused(fake_lxc, wheels_for):
     fake_lxc({"list": {"stdout": "[]"}, "~import platform": {"stdout": "3 8 x86_64\n"}})
     source = ImageRecipe("debian@12", "bookworm", "amd64")
     with pytest.raises(ProviderError, match=r"Python 3\.8"):
-        clean_build._ensure_base_instance(Lxc(), "rockpack-buildbase-x", source, Path("/c"))
+        base_instance.ensure_base_instance(Lxc(), "rockpack-buildbase-x", source, Path("/c"))
 
 
 def test_wheels_for_another_python_are_binary_wheels_for_its_abi():

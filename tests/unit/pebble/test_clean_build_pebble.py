@@ -9,7 +9,8 @@ import tarfile
 import textwrap
 from pathlib import Path
 
-from rockpack.lxd.clean_build import CleanBuild, _push_pebble_source
+from rockpack.lxd.clean_build import CleanBuild
+from rockpack.lxd.transfer import push_pebble_source as _push_pebble_source
 from rockpack.pebble.seed import seed_home
 from rockpack.project.model import load_project
 from tests.conftest import MINIMAL

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from rockpack.errors import RockpackError
-from rockpack.project.model import validate_rock_name, validate_version
 from rockpack.project.names import InvalidValueError, inner_path_problem, part_name_problem
+from rockpack.project.outside_values import validate_rock_name, validate_version
 from tests.unit.project.test_model import errors_of, load, only_error, with_lines
 
 
