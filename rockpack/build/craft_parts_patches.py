@@ -21,6 +21,9 @@ packs a project with and without them (the same trees, state files and rock byte
 - **Stage-packages extracted side by side** (``rockpack.build.patch_deb_unpack``): one
   ``dpkg-deb --extract`` per core instead of one after another, linked into the install
   dir in upstream's order.
+- **apt's build-packages answer kept** (``rockpack.build.patch_build_packages``): the
+  ``apt-get --simulate`` craft-parts runs on every pack from clean is answered from a
+  cache keyed by apt's state, which only apt itself changes.
 
 Each patch replaces code of one craft-parts release series: under any other version
 ``apply()`` leaves craft-parts alone (and says so at debug level), so an upgrade can
@@ -152,7 +155,12 @@ def apply() -> None:
     from craft_parts.state_manager import step_state
     from craft_parts.utils import file_utils
 
-    from rockpack.build import patch_deb_unpack, patch_filesets, patch_migration
+    from rockpack.build import (
+        patch_build_packages,
+        patch_deb_unpack,
+        patch_filesets,
+        patch_migration,
+    )
 
     if libyaml_available():
         step_state.yaml = _LibyamlStateDumper()  # type: ignore[attr-defined,assignment]
@@ -161,3 +169,4 @@ def apply() -> None:
     step_handler.migrate_files = patch_migration.migrate_files  # type: ignore[attr-defined]
     file_utils.link_or_copy_tree = patch_migration.link_or_copy_tree
     patch_deb_unpack.apply()
+    patch_build_packages.apply()

@@ -12,19 +12,17 @@ A cache entry that does not parse, or names another digest, is read afresh.
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import tempfile
 from contextlib import suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from rockpack.build.workspace import user_cache_dir
 from rockpack.errors import LifecycleError
+from rockpack.json_state import read_state, write_state
+from rockpack.oci.disk import DiskWriteError
 
 SPECIAL_BITS = 0o6000  # setuid | setgid
 MAX_COPYRIGHT = 1024 * 1024  # a copyright file is text; more is not one
-MAX_ENTRY = 64 * 1024 * 1024  # a cache entry: a package of a million paths at most
 FORMAT = 1
 
 
@@ -121,11 +119,10 @@ def _entry(digest: str) -> Path:
 
 
 def _cached(digest: str) -> DebContents | None:
+    document = read_state(_entry(digest))
+    if document.get("format") != FORMAT or document.get("sha256") != digest:
+        return None
     try:
-        with _entry(digest).open("rb") as handle:
-            document = json.loads(handle.read(MAX_ENTRY + 1)[:MAX_ENTRY])
-        if document.get("format") != FORMAT or document.get("sha256") != digest:
-            return None
         copyright = document["copyright"]
         return DebContents(
             digest,
@@ -134,24 +131,11 @@ def _cached(digest: str) -> DebContents | None:
             None if copyright is None else str(copyright),
             tuple(SpecialFile(**s) for s in document["special"]),
         )
-    except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError):
+    except (ValueError, TypeError, KeyError, AttributeError):
         return None
 
 
 def _store(contents: DebContents) -> None:
     """Keep ``contents`` for the next read; a cache that cannot be written is no error."""
-    entry = _entry(contents.sha256)
-    try:
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, name = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-", suffix=".json")
-        temp = Path(name)
-        try:
-            with os.fdopen(descriptor, "w") as handle:
-                json.dump({"format": FORMAT, **asdict(contents)}, handle)
-            temp.replace(entry)
-        except BaseException:
-            with suppress(OSError):
-                temp.unlink()
-            raise
-    except OSError:
-        return
+    with suppress(DiskWriteError):
+        write_state(_entry(contents.sha256), {"format": FORMAT, **asdict(contents)})
