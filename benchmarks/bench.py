@@ -1,6 +1,8 @@
 """Packing benchmark: rockpack against the Rockcraft pipeline and the physical baseline.
 
     sudo .venv/bin/python benchmarks/bench.py [--quick] [--rounds N] [--work DIR]
+        [--trees debian,small,big,push,pipeline] [--cases CASE,...]
+        [--rockpack CMD] [--rockcraft CMD]
 
 Trees (generated reproducibly, or extracted from a cached mmdebstrap base):
   debian  a Debian 12 minbase root filesystem as a prime dir (~170 MB, ~9k entries)
@@ -19,9 +21,14 @@ Per tree, interleaved (A B C ...) for --rounds rounds, reporting medians:
   tar+pigz-1        tar -cf - | pigz -1 | sha256sum   (zlib, every core)
 Figures are wall seconds (median), the ratio to rockpack, peak RSS and output size.
 
-  pipeline  `rockpack pack` as a whole, interpreter start-up included: a no-op of
-          examples/ (nothing changed: decided from stat data), and a dump part of 100,000
-          small files from clean and with nothing changed; with the interpreter's floor.
+  pipeline  issue #20's whole-pipeline cases (benchmarks/bench_pipeline.py): `rockpack
+          pack --destructive-mode` as a whole command, interpreter included: a 170 MB Debian
+          tar as a `dump` part from clean (bare, and on a registry base), stage-packages
+          python3 from clean, one file of a 170 MB directory source changed, nothing
+          changed (bare, registry base), 100,000 small files from clean and unchanged, and
+          examples/ unchanged. Wall median/min/max, CPU (user+sys) and peak RSS per case,
+          then each target PASS/MISS. With --rockcraft CMD (or ROCKPACK_BENCH_ROCKCRAFT), a
+          locally prepared Rockcraft runs the same cases, interleaved, and the ratios print.
   push    layers by part against one layer: a 150 MB dependency part and a small app
           part, packed and pushed to a local registry; then one line of the app changes
           and the rock is packed and pushed again. Reports the layer digests that changed
@@ -32,32 +39,20 @@ Not part of the test suite.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import random
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-ROCKPACK = [str(REPO / ".venv/bin/python"), "-m", "rockpack"]
-BASE_TAR = Path.home() / ".cache/rockpack-tests/bookworm-minbase-1700000000.tar"
-EPOCH = "1700000000"
-
-
-def sh(command: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["bash", "-c", command],
-        check=True,
-        text=True,  # type: ignore[call-overload]
-        capture_output=True,
-        **kwargs,
-    )
+import bench_pipeline
+from bench_common import EPOCH, ROCKPACK, Registry, debian_tar, sh
 
 
 def timed(command: str, env: dict[str, str] | None = None) -> tuple[float, int, str]:
@@ -79,14 +74,8 @@ def timed(command: str, env: dict[str, str] | None = None) -> tuple[float, int, 
 
 
 def debian_tree(target: Path) -> None:
-    if not BASE_TAR.exists():
-        BASE_TAR.parent.mkdir(parents=True, exist_ok=True)
-        sh(
-            f"SOURCE_DATE_EPOCH={EPOCH} mmdebstrap --variant=minbase --mode=unshare "
-            f"--skip=output/dev -q bookworm {BASE_TAR}"
-        )
     target.mkdir(parents=True)
-    sh(f"tar -C {target} -xf {BASE_TAR}")
+    sh(f"tar -C {target} -xf {debian_tar()}")
 
 
 def small_tree(target: Path) -> None:
@@ -107,47 +96,6 @@ def big_tree(target: Path, count: int) -> None:
         with (target / f"big{index}.bin").open("wb") as handle:
             for _ in range(500):  # 500 MiB: half random, half repetitive
                 handle.write(rng.randbytes(512 * 1024) + bytes(512 * 1024))
-
-
-# -- a registry with the Debian base, for the rock on a base -------------------------
-
-
-class Registry:
-    def __init__(self, work: Path, *, with_base: bool = True) -> None:
-        work.mkdir(parents=True, exist_ok=True)
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        config = work / "registry.yml"
-        config.write_text(
-            f"version: 0.1\nstorage: {{filesystem: {{rootdirectory: {work}/data}}}}\n"
-            f"http: {{addr: 127.0.0.1:{self.port}}}\nlog: {{level: error}}\n"
-        )
-        self.process = subprocess.Popen(
-            ["docker-registry", "serve", str(config)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(1)
-        self.data = work / "data"
-        layout = work / "base-layout"
-        self.layout = layout
-        if not with_base:
-            return
-        sh(
-            f"umoci init --layout {layout} && umoci new --image {layout}:bookworm && "
-            f"umoci raw add-layer --image {layout}:bookworm {BASE_TAR} && "
-            f"skopeo copy -q --dest-tls-verify=false oci:{layout}:bookworm "
-            f"docker://127.0.0.1:{self.port}/library/debian:bookworm"
-        )
-
-    def stored_bytes(self) -> int:
-        """Bytes of every blob the registry holds (each stored once, whatever pushed it)."""
-        return sum(p.stat().st_size for p in self.data.rglob("data") if p.is_file())
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait()
 
 
 # -- the contenders ------------------------------------------------------------------
@@ -296,7 +244,7 @@ def push_case(work: Path, env: dict[str, str]) -> str:
     for layers in ("part", "single"):
         project = work / f"push-{layers}"
         layered_project(project)
-        registry = Registry(work / f"push-registry-{layers}", with_base=False)
+        registry = Registry(work / f"push-registry-{layers}", names=())
         try:
             digests, _, first = pack_and_push(project, layers, registry, "1", env)
             main = project / "app/opt/app/main.py"
@@ -340,63 +288,75 @@ def report(rows: list[tuple[str, str, list[float], int, int]]) -> str:
     return "\n".join(lines)
 
 
-# -- the whole pipeline: no-op packs and 100,000 small files ----------------------------
+PIPELINE_REGISTRY_NAMES = ("library/debian:bookworm", "ubuntu/ubuntu:24.04")
 
 
-def many_files_tree(target: Path, count: int = 100_000) -> None:
-    """``count`` files of a dozen bytes each, a thousand to a directory."""
-    for index in range(count):
-        directory = target / f"d{index // 1000:03d}"
-        if index % 1000 == 0:
-            directory.mkdir(parents=True)
-        (directory / f"f{index % 1000:04d}.txt").write_text(f"file {index}\n")
-
-
-def pipeline_case(work: Path, env: dict[str, str], rounds: int) -> str:
-    """`rockpack pack` as a whole: the interpreter floor, a no-op of examples/, and a
-    100,000-file dump part from clean and with nothing changed (medians, min-max)."""
-    example = work / "pipeline-example"
-    shutil.copytree(REPO / "examples", example)
-    many_files_tree(work / "pipeline-100k-tree")
-    files = make_project(work / "pipeline-100k", work / "pipeline-100k-tree", "bare")
-    pack = " ".join([*ROCKPACK, "pack", "--destructive-mode", "--project-dir"])
-    cases = {
-        "python -c pass (interpreter floor)": f"{ROCKPACK[0]} -c pass",
-        "import rockpack.cli": f"{ROCKPACK[0]} -c 'import rockpack.cli'",
-        "examples/: nothing changed": f"{pack} {example}",
-        "100k files: from clean": f"rm -rf {files}/.rockpack {files}/*.rock && {pack} {files}",
-        "100k files: nothing changed": f"{pack} {files}",
-    }
-    # a first pack, so that the no-op rounds find its fingerprint (same environment)
-    subprocess.run(
-        ["bash", "-c", f"{pack} {example}"],
-        check=True,
-        capture_output=True,
-        env={**os.environ, **env},
-    )
-    times: dict[str, list[float]] = {label: [] for label in cases}
-    rss: dict[str, int] = dict.fromkeys(cases, 0)
-    for _ in range(rounds):
-        for label, command in cases.items():
-            subprocess.run(["sync"], check=True)
-            seconds, peak, _ = timed(command, env)
-            times[label].append(seconds)
-            rss[label] = max(rss[label], peak)
-    lines = ["| case | median s | min-max s | peak RSS MB |", "| --- | ---: | ---: | ---: |"]
-    for label, samples in times.items():
-        lines.append(
-            f"| {label} | {statistics.median(samples):.2f} | "
-            f"{min(samples):.2f}-{max(samples):.2f} | {rss[label]} |"
-        )
+def pipeline(args: argparse.Namespace, rounds: int) -> str:
+    """Issue #20's whole-pipeline cases, with the real Rockcraft when one is given."""
+    work = args.work / "pipeline"
+    registry = Registry(work / "registry", names=PIPELINE_REGISTRY_NAMES)
+    try:
+        contenders = [bench_pipeline.rockpack(work, registry, args.rockpack)]
+        if args.rockcraft:
+            skip = frozenset(args.rockcraft_skip.split(",")) - {""}
+            contenders.append(bench_pipeline.rockcraft(work, registry, args.rockcraft, skip))
+        results = bench_pipeline.run_pipeline(work, contenders, args.cases.split(","), rounds)
+    finally:
+        registry.stop()
+    floor = [
+        ("python -c pass (interpreter floor)", [ROCKPACK[0], "-c", "pass"]),
+        ("import rockpack.cli", [ROCKPACK[0], "-c", "import rockpack.cli"]),
+    ]
+    lines = [bench_pipeline.table(results), ""]
+    for label, command in floor:
+        runs = [
+            bench_pipeline.measure(command, work, dict(os.environ), work / "logs/floor.log")
+            for _ in range(max(rounds, 5))
+        ]
+        lines.append(f"{label}: {statistics.median(r.wall for r in runs):.3f} s median")
+    lines += ["", "targets (issue #20), on the medians:", bench_pipeline.targets(results)]
+    summary = [
+        {
+            "case": r.case.key,
+            "contender": r.contender,
+            "failure": r.failure,
+            "runs": [vars(run) for run in r.runs],
+        }
+        for r in results
+    ]
+    (args.work / "pipeline.json").write_text(json.dumps(summary, indent=1))
     return "\n".join(lines)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="one big file, two rounds")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median)")
     parser.add_argument("--work", type=Path, default=Path("/var/tmp/rockpack-bench"))
     parser.add_argument("--trees", default="debian,small,big,push,pipeline")
+    parser.add_argument(
+        "--cases",
+        default="all",
+        help="pipeline cases, comma-separated: tar-clean, base-clean, python3-clean, "
+        "dir-changed, tar-noop, base-noop, 100k-clean, 100k-noop, example-noop (or all)",
+    )
+    parser.add_argument(
+        "--rockcraft",
+        default=os.environ.get("ROCKPACK_BENCH_ROCKCRAFT", ""),
+        metavar="CMD",
+        help="command of a locally prepared Rockcraft, run on the pipeline cases too",
+    )
+    parser.add_argument(
+        "--rockpack",
+        default=os.environ.get("ROCKPACK_BENCH_ROCKPACK", ""),
+        metavar="CMD",
+        help="rockpack command for the pipeline cases (default: .venv/bin/rockpack)",
+    )
+    parser.add_argument(
+        "--rockcraft-skip",
+        default="100k-clean,100k-noop",
+        help="pipeline cases Rockcraft does not run (default: the 100k ones, minutes each)",
+    )
     args = parser.parse_args()
     rounds = 2 if args.quick else args.rounds
     for tool in ("umoci", "skopeo", "pigz", "igzip", "docker-registry"):
@@ -409,24 +369,25 @@ def main() -> int:
     rows = []
     wanted = args.trees.split(",")
     pushed = push_case(args.work, env) if "push" in wanted else ""
-    pipeline = pipeline_case(args.work, env, rounds) if "pipeline" in wanted else ""
+    whole = pipeline(args, rounds) if "pipeline" in wanted else ""
     wanted = [name for name in wanted if name not in ("push", "pipeline")]
-    registry = Registry(args.work) if "debian" in wanted else None
+    registry = Registry(args.work / "registry") if "debian" in wanted else None
     try:
         for name in wanted:
             tree = args.work / f"{name}-tree"
-            {
+            makers: dict[str, Callable[[Path], None]] = {
                 "debian": debian_tree,
                 "small": small_tree,
-                "big": lambda t: big_tree(t, 1 if args.quick else 3),
-            }[name](tree)
+                "big": functools.partial(big_tree, count=1 if args.quick else 3),
+            }
+            makers[name](tree)
             project = make_project(args.work / f"{name}-bare", tree, "bare")
             rows += run_case(name, project, env, None, rounds, args.work)
             if name == "debian" and registry:
                 on_base = args.work / "debian-on-debian"
                 shutil.copytree(project / "tree", on_base / "tree", symlinks=True)
                 make_project(on_base, on_base / "tree", "debian@12")
-                base_env = {**env, "ROCKPACK_REGISTRY_MIRROR": f"127.0.0.1:{registry.port}"}
+                base_env = {**env, "ROCKPACK_REGISTRY_MIRROR": registry.host}
                 rows += run_case(
                     "debian on debian@12", on_base, base_env, registry.layout, rounds, args.work
                 )
@@ -438,9 +399,9 @@ def main() -> int:
         print(report(rows))
     if pushed:
         print(f"\npush after a one-line change to the app:\n{pushed}")
-    if pipeline:
-        print(f"\nthe whole pipeline (rockpack pack as a whole):\n{pipeline}")
-    results = {"rows": rows, "push": pushed, "pipeline": pipeline}
+    if whole:
+        print(f"\nthe whole pipeline (whole commands, interpreter included):\n{whole}")
+    results = {"rows": rows, "push": pushed, "pipeline": whole}
     (args.work / "results.json").write_text(json.dumps(results))
     return 0
 
