@@ -41,7 +41,10 @@ def marked_for_installation(
     package_names: list[str], *, include_recommends: bool = False
 ) -> Marked:
     """``_get_packages_marked_for_installation_apt_get``, answered from the cache when
-    apt's state is as it was."""
+    apt's state is as it was. Inside a chroot (the overlay step installs its packages
+    in one) it is upstream's, untouched: a cache written there would land in the rock."""
+    if _root() != _HOST_ROOT:
+        return upstream_marked(package_names, include_recommends=include_recommends)
     key = _key(package_names, include_recommends)
     cached = _cached(key)
     if cached is not None:
@@ -96,6 +99,14 @@ def _cached(key: str) -> Marked | None:
 def _store(key: str, marked: Marked) -> None:
     with suppress(DiskWriteError):  # a cache that cannot be written is no error
         write_state(_entry(key), {"marked": marked})
+
+
+def _root() -> tuple[int, int]:
+    st = Path("/").stat()
+    return st.st_dev, st.st_ino
+
+
+_HOST_ROOT = _root()  # imported by apply(), before any step chroots
 
 
 def apply() -> None:

@@ -71,3 +71,14 @@ def test_a_damaged_cache_entry_asks_again(apt, tmp_path):
     entry.write_text('{"marked": [["tar"]]}')
     assert patch.marked_for_installation(["tar"]) == [("tar", "1.0")]
     assert len(calls) == 2
+
+
+def test_inside_a_chroot_nothing_is_kept(apt, tmp_path, monkeypatch):
+    """The overlay step installs its packages in a chroot: a cache written there would
+    land in the rock's overlay layer."""
+    _, _, calls = apt
+    monkeypatch.setattr(patch, "_root", lambda: (0, 0))  # not the root apply() saw
+    patch.marked_for_installation(["tar"])
+    patch.marked_for_installation(["tar"])
+    assert len(calls) == 2
+    assert not (tmp_path / "cache").exists()

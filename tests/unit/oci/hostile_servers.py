@@ -108,8 +108,11 @@ def run_bounded(code: str, *, memory_mb: int = 768, timeout: float = 60.0) -> Bo
     wrapped = (
         "try:\n"
         + textwrap.indent(textwrap.dedent(code), "    ")
-        + "\nfinally:\n    import resource as _r\n"
-        + "    print('PEAK_RSS_KB', _r.getrusage(_r.RUSAGE_SELF).ru_maxrss)\n"
+        # VmHWM is this program's own peak: ru_maxrss would also count the copy of
+        # pytest's memory the child held between fork and exec.
+        + "\nfinally:\n    with open('/proc/self/status') as _status:\n"
+        + "        print('PEAK_RSS_KB', next(l.split()[1] for l in _status"
+        + " if l.startswith('VmHWM:')))\n"
     )
     started = time.monotonic()
     child = subprocess.Popen(
