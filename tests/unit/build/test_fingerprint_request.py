@@ -15,7 +15,7 @@ from craft_cli import emit
 from rockpack.build import fingerprint, noop_request
 from rockpack.build.fingerprint import skip_when_unchanged
 from rockpack.build.noop_request import PackRequest, answer_unchanged
-from tests.unit.build.test_fingerprint import FakeLoaded, FakeProject, Options, Packer
+from tests.unit.build.test_fingerprint import FakeLoaded, Options, Packer
 
 # The flags of `rockpack pack --destructive-mode`, as the command line parses them.
 FLAGS: dict[str, Any] = {
@@ -34,18 +34,6 @@ FLAGS: dict[str, Any] = {
     "no_attestations": False,
     "index": False,
 }
-
-
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeLoaded:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.delenv("ROCKPACK_MANAGED", raising=False)
-    directory = tmp_path / "project"
-    (directory / "src").mkdir(parents=True)
-    (directory / "src/app.txt").write_text("hello\n")
-    path = directory / "rockpack.yaml"
-    path.write_text("name: app\n")
-    return FakeLoaded(FakeProject({"app": {"plugin": "dump", "source": "src"}}), path)
 
 
 @pytest.fixture
